@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# Local, Docker-free Apache Kafka for tests and the demo: one KRaft node (broker + controller) on 127.0.0.1,
+# run from the jars that deploy/local/pom.xml fetches from Maven Central.
+#
+#   kafka.sh fetch                                   fetch the jars into ${LEADFLOW_CACHE:-<repo>/.cache}/kafka/libs
+#   kafka.sh start  [--port N] [--dir DIR] [--controller-port N]
+#   kafka.sh stop   [--port N] [--dir DIR]
+#   kafka.sh status [--port N] [--dir DIR]           exit 0 when running, 3 when not
+#
+# Defaults: port ${LEADFLOW_KAFKA_PORT:-9092}, dir <repo>/data/kafka-<port>.
+# Environment: LEADFLOW_KAFKA_JVM_OPTS replaces the default JVM options,
+#              LEADFLOW_KAFKA_START_TIMEOUT (seconds, default 60) bounds the wait for the broker.
+# The broker logs to DIR/broker.log; the JVM's own output goes to DIR/stdout.log; the PID is in DIR/kafka.pid.
+# Storage is formatted once (cluster id in DIR/cluster.id), so a restart on the same DIR keeps topics and data.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+POM="$SCRIPT_DIR/pom.xml"
+CACHE_DIR="${LEADFLOW_CACHE:-$REPO_ROOT/.cache}"
+KAFKA_CACHE="$CACHE_DIR/kafka"
+LIBS_DIR="$KAFKA_CACHE/libs"
+MARKER="$LIBS_DIR/.complete"
+# Bump when fetch() itself changes what ends up in LIBS_DIR: forces a re-fetch.
+FETCH_RECIPE=3
+
+DEFAULT_JVM_OPTS="-Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto \
+-Djava.awt.headless=true -XX:+ExitOnOutOfMemoryError"
+TOOL_JVM_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto -Djava.awt.headless=true"
+
+die() {
+    echo "kafka.sh: $*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+now() { echo "${EPOCHREALTIME/,/.}"; }
+
+elapsed() { # elapsed START -> seconds with one decimal
+    awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'
+}
+
+# ---------------------------------------------------------------------------------------------------- fetch
+
+recipe_id() {
+    # What the marker records: the pom's content and this script's fetch recipe.
+    { cat "$POM"; echo "recipe=$FETCH_RECIPE"; } | sha256sum | cut -d' ' -f1
+}
+
+run_mvn() { # run_mvn LOGFILE ARGS... ; quiet, batch mode, output kept for the error message
+    local log=$1
+    shift
+    if ! mvn -q -B -f "$POM" "$@" >"$log" 2>&1; then
+        tail -n 40 "$log" >&2 || true
+        die "Maven failed to fetch the Kafka jars (mvn $*); is Maven Central reachable? Full output: $log"
+    fi
+}
+
+fetch() {
+    local want tmp log slf4j_impl log4j_version
+    want=$(recipe_id)
+    if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$want" ]]; then
+        return 0
+    fi
+    command -v mvn >/dev/null 2>&1 || die "mvn (Apache Maven) is not installed; it is needed once to fetch the Kafka jars"
+    command -v java >/dev/null 2>&1 || die "java is not installed; Kafka needs Java 17 or newer"
+    mkdir -p "$KAFKA_CACHE"
+    # One fetch at a time (parallel test runs share the cache).
+    exec 9>"$KAFKA_CACHE/.fetch.lock"
+    flock 9
+    if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$want" ]]; then
+        exec 9>&-
+        return 0
+    fi
+    echo "kafka: fetching the Kafka jars with Maven into $LIBS_DIR ..." >&2
+    tmp="$KAFKA_CACHE/libs.tmp.$$"
+    log="$KAFKA_CACHE/fetch.log"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    run_mvn "$log" dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime
+    # Kafka 4.1 logs through SLF4J 1.7 (slf4j-api-1.7.36), which only finds a binding with a
+    # StaticLoggerBinder (log4j-slf4j-impl); log4j-slf4j2-impl serves SLF4J 2 only: alone the broker
+    # logs nothing, and next to log4j-slf4j-impl it breaks class loading (both hold
+    # org.apache.logging.slf4j.Log4jLoggerFactory). So swap the 2.x binding for the 1.x one, as the
+    # Kafka distribution ships it, when the resolved jars need it.
+    if compgen -G "$tmp/slf4j-api-1.*.jar" >/dev/null && ! compgen -G "$tmp/log4j-slf4j-impl-*.jar" >/dev/null; then
+        log4j_version=$(find "$tmp" -maxdepth 1 -name 'log4j-core-*.jar' -printf '%f\n' | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p' | head -n 1)
+        [[ -n "$log4j_version" ]] || die "no log4j-core jar among the fetched Kafka jars (see $POM)"
+        slf4j_impl="org.apache.logging.log4j:log4j-slf4j-impl:$log4j_version"
+        run_mvn "$log" dependency:copy -Dartifact="$slf4j_impl" -DoutputDirectory="$tmp"
+        rm -f "$tmp"/log4j-slf4j2-impl-*.jar
+    fi
+    compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "Maven ran but fetched no kafka_2.13 jar into $tmp (see $POM)"
+    rm -rf "$LIBS_DIR.old"
+    if [[ -d "$LIBS_DIR" ]]; then
+        mv "$LIBS_DIR" "$LIBS_DIR.old"
+    fi
+    mv "$tmp" "$LIBS_DIR"
+    rm -rf "$LIBS_DIR.old"
+    echo "$want" >"$MARKER"
+    echo "kafka: $(find "$LIBS_DIR" -maxdepth 1 -name '*.jar' | wc -l) jars in $LIBS_DIR" >&2
+    exec 9>&-
+}
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+PORT=""
+DIR=""
+CPORT=""
+
+parse_args() { # parse_args COMMAND ARGS...
+    local cmd=$1
+    shift
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --port) PORT=${2:?--port needs a value}; shift 2 ;;
+            --port=*) PORT=${1#*=}; shift ;;
+            --dir) DIR=${2:?--dir needs a value}; shift 2 ;;
+            --dir=*) DIR=${1#*=}; shift ;;
+            --controller-port) CPORT=${2:?--controller-port needs a value}; shift 2 ;;
+            --controller-port=*) CPORT=${1#*=}; shift ;;
+            -h|--help) usage ;;
+            *) die "unknown argument: $1" ;;
+        esac
+    done
+    PORT=${PORT:-${LEADFLOW_KAFKA_PORT:-9092}}
+    [[ "$PORT" =~ ^[0-9]+$ ]] || die "--port must be a number, got '$PORT'"
+    [[ -z "$CPORT" || "$CPORT" =~ ^[0-9]+$ ]] || die "--controller-port must be a number, got '$CPORT'"
+    DIR=${DIR:-$REPO_ROOT/data/kafka-$PORT}
+    if [[ "$cmd" == "start" ]]; then
+        mkdir -p "$DIR"
+    fi
+    if [[ -d "$DIR" ]]; then
+        DIR=$(cd "$DIR" && pwd)
+    fi
+    PID_FILE="$DIR/kafka.pid"
+}
+
+port_in_use() { # port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+proc_running() { # proc_running PID: the process exists and is not a zombie (nobody may reap it)
+    local pid=$1 state
+    [[ -n "$pid" && -d "/proc/$pid" ]] || return 1
+    state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [[ "$state" != "Z" && "$state" != "X" ]]
+}
+
+pid_alive() { # pid_alive PID: running and a Kafka broker (guards against a reused PID)
+    proc_running "$1" || return 1
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
+}
+
+read_pid() {
+    [[ -f "$PID_FILE" ]] && tr -dc '0-9' <"$PID_FILE" || true
+}
+
+# Answers when the broker serves Kafka API requests and lists itself as a live broker: a Metadata v4
+# request over a plain socket. Fenced (not yet registered) brokers are left out of Metadata responses,
+# so a non-empty broker list means topics can be created and served.
+probe() {
+    python3 - "$1" <<'PY'
+import socket, struct, sys
+
+port = int(sys.argv[1])
+client_id = b"leadflow-probe"
+# Metadata (api key 3) v4: topics = null (all), allow_auto_topic_creation = false
+body = struct.pack(">hhih", 3, 4, 7, len(client_id)) + client_id + struct.pack(">i?", -1, False)
+try:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        data = b""
+        while len(data) < 16:
+            chunk = sock.recv(65536)
+            if not chunk:
+                sys.exit(1)
+            data += chunk
+except OSError:
+    sys.exit(1)
+# size, correlation id, throttle_time_ms, broker count
+_size, correlation, _throttle, brokers = struct.unpack(">iiii", data[:16])
+sys.exit(0 if correlation == 7 and brokers > 0 else 1)
+PY
+}
+
+write_configs() {
+    cat >"$DIR/server.properties" <<EOF
+# Written by deploy/local/kafka.sh on every start; edits here are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$CPORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DIR/logs
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+    cat >"$DIR/log4j2.properties" <<EOF
+# Broker logging (written by deploy/local/kafka.sh): INFO to $DIR/broker.log, chatty loggers at WARN.
+status = warn
+name = leadflow-local-kafka
+appender.broker.type = File
+appender.broker.name = BROKER
+appender.broker.fileName = $DIR/broker.log
+appender.broker.append = true
+appender.broker.layout.type = PatternLayout
+appender.broker.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.broker.ref = BROKER
+logger.config.name = org.apache.kafka.common.config.AbstractConfig
+logger.config.level = WARN
+logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
+logger.appinfo.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+EOF
+    cat >"$DIR/tools-log4j2.properties" <<'EOF'
+# Logging of the Kafka command-line tools run by deploy/local/kafka.sh: warnings to stderr.
+status = warn
+name = leadflow-kafka-tools
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+}
+
+new_cluster_id() {
+    # Same format as `kafka.tools.StorageTool random-uuid` (Uuid.randomUuid: 16 random bytes,
+    # URL-safe base64 without padding, never starting with '-'), without a JVM start.
+    python3 -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break
+'
+}
+
+format_storage() {
+    [[ -f "$DIR/logs/meta.properties" ]] && return 0
+    if [[ ! -s "$DIR/cluster.id" ]]; then
+        new_cluster_id >"$DIR/cluster.id"
+    fi
+    # shellcheck disable=SC2086
+    if ! java $TOOL_JVM_OPTS -Dlog4j2.configurationFile="$DIR/tools-log4j2.properties" -cp "$LIBS_DIR/*" \
+        kafka.tools.StorageTool format --standalone -t "$(cat "$DIR/cluster.id")" \
+        -c "$DIR/server.properties" >"$DIR/format.log" 2>&1; then
+        cat "$DIR/format.log" >&2
+        die "formatting the KRaft storage in $DIR/logs failed"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------------- commands
+
+start() {
+    local t0 pid timeout deadline stored_cport
+    t0=$(now)
+    fetch
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed (port checks and the readiness probe)"
+
+    pid=$(read_pid)
+    if pid_alive "$pid"; then
+        if probe "$PORT"; then
+            echo "kafka: already running on 127.0.0.1:$PORT (pid $pid)"
+            return 0
+        fi
+        die "a broker (pid $pid) is running from $DIR but does not answer on 127.0.0.1:$PORT; run: $0 stop --dir $DIR"
+    fi
+    rm -f "$PID_FILE"
+
+    # The controller port is kept in DIR: the quorum recorded at format time names it.
+    stored_cport=$(cat "$DIR/controller.port" 2>/dev/null || true)
+    if [[ -n "$CPORT" && -n "$stored_cport" && "$CPORT" != "$stored_cport" ]]; then
+        echo "kafka: note: $DIR was formatted with controller port $stored_cport; using $CPORT as asked" >&2
+    fi
+    CPORT=${CPORT:-$stored_cport}
+    if [[ -z "$CPORT" ]]; then
+        CPORT=$(free_port)
+    fi
+    [[ "$CPORT" != "$PORT" ]] || die "the controller port must differ from the broker port ($PORT)"
+    port_in_use "$PORT" && die "port $PORT on 127.0.0.1 is already in use"
+    port_in_use "$CPORT" && die "controller port $CPORT on 127.0.0.1 is already in use"
+    echo "$CPORT" >"$DIR/controller.port"
+
+    write_configs
+    format_storage
+
+    echo "=== kafka.sh start $(date -u +%Y-%m-%dT%H:%M:%SZ) port=$PORT controller.port=$CPORT" >>"$DIR/broker.log"
+    local jvm_opts=${LEADFLOW_KAFKA_JVM_OPTS:-$DEFAULT_JVM_OPTS}
+    # New session (so its own process group, no terminal signals); the inner shell writes its own PID
+    # and then execs nohup, which execs java: the PID file holds the JVM's PID.
+    setsid -f bash -c 'echo $$ >"$1"; shift; exec nohup "$@"' kafka-start "$PID_FILE" \
+        java $jvm_opts -Dlog4j2.configurationFile="$DIR/log4j2.properties" -Dkafka.logs.dir="$DIR" \
+        -cp "$LIBS_DIR/*" kafka.Kafka "$DIR/server.properties" \
+        </dev/null >"$DIR/stdout.log" 2>&1
+
+    timeout=${LEADFLOW_KAFKA_START_TIMEOUT:-60}
+    deadline=$(awk -v s="$(now)" -v t="$timeout" 'BEGIN { printf "%.3f", s + t }')
+    pid=""
+    while true; do
+        [[ -n "$pid" ]] || pid=$(read_pid)
+        if [[ -n "$pid" ]] && probe "$PORT"; then
+            echo "kafka: ready on 127.0.0.1:$PORT (pid $pid) in $(elapsed "$t0") s"
+            return 0
+        fi
+        if [[ -n "$pid" ]] && ! proc_running "$pid"; then
+            start_failed "the broker process (pid $pid) exited"
+        fi
+        if awk -v n="$(now)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then
+            start_failed "the broker did not answer on 127.0.0.1:$PORT within $timeout s"
+        fi
+        sleep 0.2
+    done
+}
+
+start_failed() {
+    local pid
+    echo "kafka: $1" >&2
+    echo "--- last lines of $DIR/broker.log" >&2
+    tail -n 30 "$DIR/broker.log" >&2 2>/dev/null || true
+    if [[ -s "$DIR/stdout.log" ]]; then
+        echo "--- last lines of $DIR/stdout.log" >&2
+        tail -n 15 "$DIR/stdout.log" >&2 || true
+    fi
+    pid=$(read_pid)
+    if pid_alive "$pid"; then
+        echo "kafka: stopping the broker that did not come up (pid $pid)" >&2
+        stop_pid "$pid" >/dev/null
+    fi
+    rm -f "$PID_FILE"
+    exit 1
+}
+
+stop_pid() { # stop_pid PID: TERM, wait up to 20 s, then KILL; only this PID
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do
+        pid_alive "$pid" || return 0
+        sleep 0.1
+    done
+    echo "kafka: pid $pid did not stop within 20 s of SIGTERM; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        pid_alive "$pid" || return 0
+        sleep 0.1
+    done
+    die "pid $pid is still alive after SIGKILL"
+}
+
+stop() {
+    local t0 pid
+    t0=$(now)
+    pid=$(read_pid)
+    if [[ -z "$pid" ]]; then
+        echo "kafka: not running (no $PID_FILE)"
+        return 0
+    fi
+    if ! pid_alive "$pid"; then
+        echo "kafka: not running (stale pid $pid); removing $PID_FILE"
+        rm -f "$PID_FILE"
+        return 0
+    fi
+    stop_pid "$pid"
+    rm -f "$PID_FILE"
+    echo "kafka: stopped (pid $pid) in $(elapsed "$t0") s"
+}
+
+status() {
+    local pid
+    pid=$(read_pid)
+    if pid_alive "$pid"; then
+        if probe "$PORT"; then
+            echo "kafka: running on 127.0.0.1:$PORT (pid $pid), answering"
+        else
+            echo "kafka: running (pid $pid) but not answering on 127.0.0.1:$PORT"
+        fi
+        return 0
+    fi
+    echo "kafka: not running ($DIR)"
+    return 3
+}
+
+main() {
+    [[ $# -ge 1 ]] || usage
+    local cmd=$1
+    shift
+    case "$cmd" in
+        fetch) [[ $# -eq 0 ]] || die "fetch takes no arguments"; fetch ;;
+        start) parse_args start "$@"; start ;;
+        stop) parse_args stop "$@"; stop ;;
+        status) parse_args status "$@"; status ;;
+        -h|--help|help) usage ;;
+        *) die "unknown command: $cmd (fetch | start | stop | status)" ;;
+    esac
+}
+
+main "$@"

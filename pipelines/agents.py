@@ -1,0 +1,135 @@
+"""The Faust agents: lead events into lead state, visits and links into visitor state, bad input to dead letters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import orjson
+
+from pipelines import metrics
+from pipelines.core.codec import lead_from_bytes, lead_to_bytes, visitor_from_bytes, visitor_to_bytes
+from pipelines.core.identity import VisitorState
+from pipelines.core.model import Event, Invalid, Origin
+from pipelines.core.steps import Link, lead_step, link_step, visit_step
+from pipelines.core.validate import parse_event
+from pipelines.sink_service import BatchingSink
+from pipelines.topics import VISITOR_LINKS, TopicNames
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the agents need: the app, its topics and tables, and the sink."""
+
+    app: faust.App
+    names: TopicNames
+    leads: Any
+    visitors: Any
+    links_topic: Any
+    deadletter_topic: Any
+    sink: BatchingSink
+
+
+def _origin(event: Any, names: TopicNames) -> Origin:
+    message = event.message
+    return Origin(names.unprefixed(message.topic), message.partition, message.offset)
+
+
+def _acker(stream: Any, event: Any) -> Any:
+    async def ack() -> None:
+        await stream.ack(event)
+
+    return ack
+
+
+async def _dead_letter(w: Wiring, invalid: Invalid, origin: Origin) -> None:
+    headers = {
+        "reason": invalid.reason.encode(),
+        "topic": origin.topic.encode(),
+        "partition": str(origin.partition).encode(),
+        "offset": str(origin.offset).encode(),
+    }
+    await w.deadletter_topic.send(key=None, value=invalid.raw, headers=headers)
+    w.sink.batch.add_dead_letter(invalid, origin, datetime.now(UTC))
+    metrics.INVALID.labels(origin.topic).inc()
+
+
+def _parsed(raw: Any, origin: Origin) -> Event | Invalid:
+    if not isinstance(raw, bytes | bytearray):
+        return Invalid(b"" if raw is None else str(raw).encode(), "empty message")
+    return parse_event(bytes(raw), origin.topic)
+
+
+async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
+    """Validate one lead-topic message, apply it to its lead, and hand its rows to the sink."""
+    origin = _origin(event, w.names)
+    parsed = _parsed(event.value, origin)
+    if isinstance(parsed, Invalid):
+        await _dead_letter(w, parsed, origin)
+    else:
+        key = (parsed.lead_id or "").encode()
+        stored = w.leads.get(key)
+        effects = lead_step(lead_from_bytes(stored) if stored else None, parsed)
+        if effects.new:
+            w.leads[key] = lead_to_bytes(effects.state)
+            metrics.EVENTS_IN.labels(parsed.type).inc()
+            if parsed.lifecycle_stage:
+                metrics.TRANSITIONS.labels(parsed.lifecycle_stage).inc()
+        else:
+            metrics.DUPLICATES.labels(parsed.type).inc()
+        w.sink.batch.add_event(parsed, origin)
+        w.sink.batch.add_lead(effects.state)
+        for link in effects.links:
+            value = orjson.dumps({"visitor_id": link.visitor_id, "lead_id": link.lead_id})
+            await w.links_topic.send(key=link.visitor_id.encode(), value=value)
+    await w.sink.added(_acker(stream, event))
+
+
+def _visitor(w: Wiring, key: bytes) -> VisitorState | None:
+    stored = w.visitors.get(key)
+    return visitor_from_bytes(stored) if stored else None
+
+
+async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
+    """Apply a visit, or a link from a form submission, to its visitor; hand rows to the sink."""
+    origin = _origin(event, w.names)
+    if origin.topic == VISITOR_LINKS:
+        body = orjson.loads(event.value)
+        link = Link(body["visitor_id"], body["lead_id"])
+        key = link.visitor_id.encode()
+        before = _visitor(w, key)
+        effects = link_step(before, link)
+    else:
+        parsed = _parsed(event.value, origin)
+        if isinstance(parsed, Invalid):
+            await _dead_letter(w, parsed, origin)
+            await w.sink.added(_acker(stream, event))
+            return
+        key = parsed.subject.encode()
+        before = _visitor(w, key)
+        effects = visit_step(before, parsed)
+        w.sink.batch.add_event(parsed, origin)
+        metrics.EVENTS_IN.labels(parsed.type).inc()
+    if effects.state != before:
+        w.visitors[key] = visitor_to_bytes(effects.state)
+    w.sink.batch.add_first_touches(effects.first_touches)
+    await w.sink.added(_acker(stream, event))
+
+
+def register_agents(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
+    """Attach the two agents (concurrency 1: an offset is never committed past an event in flight)."""
+
+    async def leads_agent(stream: Any) -> None:
+        manual = stream.noack()
+        async for event in manual.events():
+            await handle_lead_message(w, manual, event)
+
+    async def visitors_agent(stream: Any) -> None:
+        manual = stream.noack()
+        async for event in manual.events():
+            await handle_visitor_message(w, manual, event)
+
+    w.app.agent(lead_topic, name="leadflow.leads")(leads_agent)
+    w.app.agent(visitor_topic, name="leadflow.visitors")(visitors_agent)

@@ -1,0 +1,79 @@
+"""Visitors and their tie to leads: first-touch attribution from a visitor's earliest visit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipelines.core.model import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A visit as attribution sees it."""
+
+    time: datetime
+    source: str
+    id: str
+    url: str
+    referrer: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+
+    @property
+    def order(self) -> tuple[datetime, str, str]:
+        """Return the event-time order key."""
+        return (self.time, self.source, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorState:
+    """A visitor's first visit and the leads it is tied to."""
+
+    visitor_id: str
+    first_visit: Touch | None = None
+    lead_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FirstTouch:
+    """A lead's candidate first touch: the first visit of one of its visitors (the earliest one wins)."""
+
+    lead_id: str
+    visitor_id: str
+    touch: Touch
+
+
+def to_touch(event: Event) -> Touch:
+    """Reduce a `web.visit` event to a touch."""
+    return Touch(
+        event.time,
+        event.source,
+        event.id,
+        event.url or "",
+        event.referrer,
+        event.utm_source,
+        event.utm_medium,
+        event.utm_campaign,
+    )
+
+
+def apply_visit(state: VisitorState | None, event: Event) -> tuple[VisitorState, list[FirstTouch]]:
+    """Record a visit; when it is (still) the visitor's first, restate it for every tied lead."""
+    current = state or VisitorState(event.subject)
+    touch = to_touch(event)
+    first = current.first_visit
+    if first is not None and first.order < touch.order:
+        return current, []
+    updated = VisitorState(current.visitor_id, touch, current.lead_ids)
+    return updated, [FirstTouch(lead, current.visitor_id, touch) for lead in updated.lead_ids]
+
+
+def apply_link(state: VisitorState | None, visitor_id: str, lead_id: str) -> tuple[VisitorState, list[FirstTouch]]:
+    """Tie the visitor to a lead (from a form submission) and state its first touch for that lead."""
+    current = state or VisitorState(visitor_id)
+    leads = current.lead_ids if lead_id in current.lead_ids else tuple(sorted((*current.lead_ids, lead_id)))
+    updated = VisitorState(current.visitor_id, current.first_visit, leads)
+    touches = [FirstTouch(lead_id, visitor_id, updated.first_visit)] if updated.first_visit else []
+    return updated, touches

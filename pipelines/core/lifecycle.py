@@ -1,0 +1,160 @@
+"""The stage model of CONTRACT section 2: a lead's event-time-ordered moves fold into episodes, entries, transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipelines.core.model import Event, EventKey
+
+FUNNEL: tuple[str, ...] = ("lead", "mql", "sal", "sql", "opportunity", "customer")
+FUNNEL_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(FUNNEL)}
+SIDE_STAGES: frozenset[str] = frozenset({"recycled", "disqualified", "lost"})
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One event in a lead's history, reduced to what the lifecycle and the SLA clocks need."""
+
+    time: datetime
+    source: str
+    id: str
+    type: str
+    stage: str | None = None
+    owner_id: str | None = None
+    human_activity: bool = False
+    visitor_id: str | None = None
+
+    @property
+    def order(self) -> tuple[datetime, str, str]:
+        """Return the event-time order key; ties are broken by (`source`, `id`) so every order is total."""
+        return (self.time, self.source, self.id)
+
+    @property
+    def key(self) -> EventKey:
+        """Return the idempotency key."""
+        return (self.source, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntry:
+    """A lead entering a funnel stage within an episode."""
+
+    episode: int
+    stage: str
+    entered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A recorded stage change; `kind` is created, forward, new_episode, backward, lateral, recycled or side."""
+
+    at: datetime
+    source: str
+    id: str
+    from_stage: str
+    to_stage: str
+    episode: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """Everything derived from a lead's moves."""
+
+    created_at: datetime
+    stage: str
+    episode: int
+    episode_open: bool
+    owner_id: str | None
+    entries: tuple[StageEntry, ...]
+    transitions: tuple[Transition, ...]
+
+
+def to_move(event: Event) -> Move:
+    """Reduce a lead event to its move."""
+    return Move(
+        time=event.time,
+        source=event.source,
+        id=event.id,
+        type=event.type,
+        stage=event.lifecycle_stage,
+        owner_id=event.owner_id,
+        human_activity=event.type == "crm.activity_logged" and event.automated is False,
+        visitor_id=event.visitor_id if event.type == "web.form_submitted" else None,
+    )
+
+
+@dataclass
+class _Fold:
+    """Mutable scratch state of one `derive` call; never leaves this module."""
+
+    stage: str
+    episode: int = 1
+    episode_open: bool = True
+    reached: int = 0  # highest funnel rank entered in the open episode
+
+
+def _enter_up_to(fold: _Fold, rank: int, at: datetime, entries: list[StageEntry]) -> bool:
+    """Enter every funnel stage above `lead` not yet entered in the episode, up to `rank`."""
+    if rank <= fold.reached:
+        return False
+    entries.extend(StageEntry(fold.episode, FUNNEL[r], at) for r in range(max(fold.reached + 1, 1), rank + 1))
+    fold.reached = rank
+    return True
+
+
+def _move_kind(fold: _Fold, target: str, at: datetime, entries: list[StageEntry]) -> str:
+    """Apply a stage change to the fold and say what kind of move it was."""
+    if target == "recycled":
+        fold.episode_open = False
+        return "recycled"
+    if target in SIDE_STAGES:
+        return "side"
+    rank = FUNNEL_RANK[target]
+    if not fold.episode_open:
+        if rank == 0:
+            return "backward"
+        fold.episode, fold.episode_open, fold.reached = fold.episode + 1, True, 0
+        _enter_up_to(fold, rank, at, entries)
+        return "new_episode"
+    if _enter_up_to(fold, rank, at, entries):
+        return "forward"
+    current = FUNNEL_RANK.get(fold.stage)
+    return "backward" if current is not None and rank < current else "lateral"
+
+
+def derive(moves: Iterable[Move]) -> Lifecycle | None:
+    """Fold moves (in any order) into the lead's lifecycle; None when there are no moves."""
+    ordered = sorted(moves, key=lambda m: m.order)
+    if not ordered:
+        return None
+    first = ordered[0]
+    fold = _Fold(stage="lead")
+    entries: list[StageEntry] = [StageEntry(1, "lead", first.time)]
+    transitions: list[Transition] = []
+    owner_id: str | None = None
+    for move in ordered:
+        owner_id = move.owner_id or owner_id
+        if move is first:
+            target = move.stage or "lead"
+            if target != "lead":
+                _move_kind(fold, target, move.time, entries)
+            transitions.append(Transition(move.time, move.source, move.id, "", target, fold.episode, "created"))
+            fold.stage = target
+            continue
+        if move.stage is None or move.stage == fold.stage:
+            continue
+        kind = _move_kind(fold, move.stage, move.time, entries)
+        transitions.append(Transition(move.time, move.source, move.id, fold.stage, move.stage, fold.episode, kind))
+        fold.stage = move.stage
+    return Lifecycle(
+        created_at=first.time,
+        stage=fold.stage,
+        episode=fold.episode,
+        episode_open=fold.episode_open,
+        owner_id=owner_id,
+        entries=tuple(entries),
+        transitions=tuple(transitions),
+    )

@@ -1,0 +1,118 @@
+"""Pure converters from core values to ClickHouse rows, one `to_*_row` per table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pipelines.core.identity import FirstTouch
+from pipelines.core.lead import LeadSnapshot
+from pipelines.core.model import Event, Invalid, Origin
+
+Row = tuple[Any, ...]
+
+EVENT_COLUMNS = (
+    "source",
+    "id",
+    "type",
+    "time",
+    "subject",
+    "lead_id",
+    "visitor_id",
+    "payload",
+    "topic",
+    "partition",
+    "offset",
+)
+SNAPSHOT_COLUMNS = (
+    "lead_id",
+    "revision",
+    "created_at",
+    "stage",
+    "episode",
+    "episode_open",
+    "owner_id",
+    "visitor_ids",
+    "last_event_at",
+    "entries",
+    "transitions",
+)
+FIRST_TOUCH_COLUMNS = (
+    "lead_id",
+    "visitor_id",
+    "visit_source",
+    "visit_id",
+    "visit_time",
+    "url",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+DEAD_LETTER_COLUMNS = ("topic", "partition", "offset", "reason", "raw", "received_at")
+
+
+def to_event_row(event: Event, origin: Origin) -> Row:
+    """Row of `events`."""
+    return (
+        event.source,
+        event.id,
+        event.type,
+        event.time,
+        event.subject,
+        event.lead_id or "",
+        event.visitor_id or "",
+        event.payload.decode("utf-8"),
+        origin.topic,
+        origin.partition,
+        origin.offset,
+    )
+
+
+def to_snapshot_row(snap: LeadSnapshot) -> Row:
+    """Row of `lead_snapshots`."""
+    life = snap.lifecycle
+    entries = [(e.episode, e.stage, e.entered_at) for e in life.entries]
+    transitions = [(t.at, t.source, t.id, t.from_stage, t.to_stage, t.episode, t.kind) for t in life.transitions]
+    return (
+        snap.lead_id,
+        snap.revision,
+        life.created_at,
+        life.stage,
+        life.episode,
+        int(life.episode_open),
+        life.owner_id or "",
+        list(snap.visitor_ids),
+        snap.last_event_at,
+        entries,
+        transitions,
+    )
+
+
+def to_first_touch_row(first: FirstTouch) -> Row:
+    """Row of `first_touch_candidates`."""
+    t = first.touch
+    return (
+        first.lead_id,
+        first.visitor_id,
+        t.source,
+        t.id,
+        t.time,
+        t.url,
+        t.referrer or "",
+        t.utm_source or "",
+        t.utm_medium or "",
+        t.utm_campaign or "",
+    )
+
+
+def to_dead_letter_row(invalid: Invalid, origin: Origin, received_at: datetime) -> Row:
+    """Row of `dead_letters`; undecodable bytes are kept with replacement characters."""
+    return (
+        origin.topic,
+        origin.partition,
+        origin.offset,
+        invalid.reason,
+        invalid.raw.decode("utf-8", errors="replace"),
+        received_at,
+    )

@@ -1,0 +1,55 @@
+"""One valid event in, its effects out: the steps that the Faust agents and the replay runner share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
+from pipelines.core.lead import LeadState, apply_event
+from pipelines.core.model import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A visitor tied to a lead by a form submission; routed to the visitor's partition."""
+
+    visitor_id: str
+    lead_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadEffects:
+    """What a lead event causes: the lead's new state, whether the event was new, links to route."""
+
+    state: LeadState
+    new: bool
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorEffects:
+    """What a visit or a link causes: the visitor's new state and the first touches to record."""
+
+    state: VisitorState
+    first_touches: tuple[FirstTouch, ...] = ()
+
+
+def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
+    """Apply a lead event to its lead's state."""
+    if state is not None and state.lead_id != event.lead_id:
+        raise ValueError(f"event for lead {event.lead_id} applied to lead {state.lead_id}")
+    updated, new = apply_event(state, event)
+    links = (Link(event.visitor_id, updated.lead_id),) if event.visitor_id else ()
+    return LeadEffects(updated, new, links)
+
+
+def visit_step(state: VisitorState | None, event: Event) -> VisitorEffects:
+    """Apply a visit to its visitor's first touch."""
+    updated, touches = apply_visit(state, event)
+    return VisitorEffects(updated, tuple(touches))
+
+
+def link_step(state: VisitorState | None, link: Link) -> VisitorEffects:
+    """Tie a visitor to a lead."""
+    updated, touches = apply_link(state, link.visitor_id, link.lead_id)
+    return VisitorEffects(updated, tuple(touches))

@@ -1,0 +1,57 @@
+"""The Faust app: topics, changelogged state tables, agents, sink timer and web pages, built from settings."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+
+from pipelines.agents import Wiring, register_agents
+from pipelines.settings import Settings
+from pipelines.sink_service import BatchingSink
+from pipelines.store.client import Store
+from pipelines.topics import DEADLETTER, LEAD_TOPICS, VISITOR_LINKS, VISITS, TopicNames
+from pipelines.web import register_pages
+
+RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def create_app(settings: Settings, store: Store, executor: ThreadPoolExecutor) -> tuple[faust.App, BatchingSink]:
+    """Build the worker's Faust app around a store."""
+    names = TopicNames(settings.topic_prefix)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        datadir=str(settings.state_dir),
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_disable_leader=True,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_enabled=True,
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    partitions = settings.partitions
+    lead_topic = app.topic(*(names.name(t) for t in LEAD_TOPICS), partitions=partitions, **RAW)
+    visitor_topic = app.topic(names.name(VISITS), names.name(VISITOR_LINKS), partitions=partitions, **RAW)
+    links_topic = app.topic(names.name(VISITOR_LINKS), partitions=partitions, **RAW)
+    deadletter_topic = app.topic(names.name(DEADLETTER), **RAW)
+    leads = app.Table("leads", partitions=partitions, key_type=bytes, value_type=bytes)
+    visitors = app.Table("visitors", partitions=partitions, key_type=bytes, value_type=bytes)
+    sink = BatchingSink(store, executor, settings.sink_batch_rows)
+    wiring = Wiring(app, names, leads, visitors, links_topic, deadletter_topic, sink)
+    register_agents(wiring, lead_topic, visitor_topic)
+
+    @app.timer(interval=settings.sink_interval)
+    async def flush_sink() -> None:
+        await sink.flush()
+
+    register_pages(app, store, executor)
+    return app, sink

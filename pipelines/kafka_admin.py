@@ -1,0 +1,56 @@
+"""Topic creation with the partition counts that co-partitioning needs (kafka-python admin)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pipelines.settings import Settings
+from pipelines.topics import TopicNames
+
+
+class TopicError(Exception):
+    """Topics cannot be created, or exist with the wrong partition count."""
+
+
+def admin_client(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
+    """Connect an admin client, or raise TopicError saying the broker does not answer."""
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            client_id=f"{settings.app_id}-admin",
+            request_timeout_ms=timeout_ms,
+        )
+    except KafkaError as exc:
+        raise TopicError(f"Kafka at {settings.kafka_bootstrap} does not answer ({type(exc).__name__})") from None
+
+
+def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    described = admin.describe_topics(names)
+    return {t.get("name") or t.get("topic"): len(t["partitions"]) for t in described if not t.get("error_code")}
+
+
+def ensure_topics(settings: Settings) -> dict[str, int]:
+    """Create every leadflow topic that is missing; check that co-partitioned ones have `partitions` partitions."""
+    names = TopicNames(settings.topic_prefix)
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in names.all() if n not in existing]
+        if missing:
+            new = [NewTopic(n, settings.partitions, settings.replication) for n in missing]
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(new, timeout_ms=15_000)
+        counts = _partition_counts(admin, list(names.all()))
+    except KafkaError as exc:
+        raise TopicError(f"cannot create topics on {settings.kafka_bootstrap}: {exc}") from None
+    finally:
+        admin.close()
+    wrong = {n: c for n, c in counts.items() if n in names.co_partitioned() and c != settings.partitions}
+    if wrong:
+        listing = ", ".join(f"{n} has {c}" for n, c in sorted(wrong.items()))
+        raise TopicError(f"LEADFLOW_PARTITIONS is {settings.partitions} but {listing}; they must all match")
+    return counts

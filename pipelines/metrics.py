@@ -1,0 +1,32 @@
+"""Prometheus metrics of the worker, exposed on its web port at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()
+REGISTRY = CollectorRegistry()
+
+EVENTS_IN = Counter("leadflow_events_total", "Valid input events processed, by type", ["type"], registry=REGISTRY)
+DUPLICATES = Counter(
+    "leadflow_duplicate_events_total", "Events whose (source, id) was seen before", ["type"], registry=REGISTRY
+)
+INVALID = Counter(
+    "leadflow_invalid_events_total",
+    "Inputs sent to the dead-letter topic, by input topic",
+    ["topic"],
+    registry=REGISTRY,
+)
+TRANSITIONS = Counter(
+    "leadflow_transitions_total", "New events that move a lead to a stage, by stage", ["to_stage"], registry=REGISTRY
+)
+SINK_BATCHES = Counter("leadflow_sink_batches_total", "Batches written to the store", registry=REGISTRY)
+SINK_ROWS = Counter("leadflow_sink_rows_total", "Rows written to the store, by table", ["table"], registry=REGISTRY)
+SINK_ERRORS = Counter("leadflow_sink_errors_total", "Failed store writes (retried)", registry=REGISTRY)
+SINK_SECONDS = Histogram(
+    "leadflow_sink_flush_seconds",
+    "Time to write one batch to the store",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+SINK_PENDING = Gauge("leadflow_sink_pending_rows", "Rows waiting for the store", registry=REGISTRY)

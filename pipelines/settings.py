@@ -1,0 +1,79 @@
+"""The one settings object of a leadflow process, read from the environment and validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote, urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message names the variable and what is wrong."""
+
+
+def _check_store(value: str) -> str:
+    if value.startswith("chdb:"):
+        if not value[len("chdb:") :]:
+            raise ValueError("chdb: needs a path, e.g. chdb:./data/chdb")
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected chdb:PATH or http(s)://user:password@host:port/database")
+    return value
+
+
+def _check_bootstrap(value: str) -> str:
+    for server in value.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Configuration of every leadflow command; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: Annotated[str, AfterValidator(_check_bootstrap)] = "127.0.0.1:9092"
+    store: Annotated[str, AfterValidator(_check_store)] = "chdb:./data/chdb"
+    agreements: Path = Path("./agreements")
+    topic_prefix: str = ""
+    partitions: int = Field(default=8, ge=1, le=1024)
+    replication: int = Field(default=1, ge=1, le=16)
+    app_id: str = Field(default="leadflow", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    state_dir: Path = Path("./data/faust")
+    sink_batch_rows: int = Field(default=5000, ge=1)
+    sink_interval: float = Field(default=1.0, gt=0, le=60)
+    log_level: str = Field(default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @property
+    def chdb_path(self) -> Path | None:
+        """Return the embedded store's directory, or None for a ClickHouse server."""
+        if not self.store.startswith("chdb:"):
+            return None
+        return Path(self.store[len("chdb:") :]).resolve()
+
+    def server(self) -> tuple[str, str, int, str, SecretStr, str]:
+        """Return (scheme, host, port, user, password, database) of a ClickHouse server store."""
+        parts = urlsplit(self.store)
+        secure = parts.scheme == "https"
+        database = parts.path.strip("/") or "default"
+        password = SecretStr(unquote(parts.password or ""))
+        port = parts.port or (8443 if secure else 8123)
+        return parts.scheme, parts.hostname or "", port, unquote(parts.username or "default"), password, database
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment (and flag overrides), or raise ConfigError with one clear line."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigError(f"LEADFLOW_{field.upper()}: {first['msg']} (got {first.get('input')!r})") from None

@@ -1,0 +1,78 @@
+"""The store sink: rows gathered into a batch, coalesced, and written table by table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pipelines.core.identity import FirstTouch
+from pipelines.core.lead import LeadState, snapshot
+from pipelines.core.model import Event, Invalid, Origin
+from pipelines.core.rows import (
+    DEAD_LETTER_COLUMNS,
+    EVENT_COLUMNS,
+    FIRST_TOUCH_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    Row,
+    to_dead_letter_row,
+    to_event_row,
+    to_first_touch_row,
+    to_snapshot_row,
+)
+from pipelines.store.client import Store
+
+
+class RowBatch:
+    """Rows waiting for the store: one per event key, one snapshot per lead (its latest state), and so on.
+
+    Every row carries its idempotency key, so writing a batch twice, or an event in two batches, counts once.
+    """
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], Row] = {}
+        self.leads: dict[str, LeadState] = {}
+        self.first_touches: dict[tuple[str, str, str, str], Row] = {}
+        self.dead_letters: dict[tuple[str, int, int], Row] = {}
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.leads) + len(self.first_touches) + len(self.dead_letters)
+
+    def add_event(self, event: Event, origin: Origin) -> None:
+        """Add a valid input event."""
+        self.events[event.key] = to_event_row(event, origin)
+
+    def add_lead(self, state: LeadState) -> None:
+        """Add a lead's state; only its latest state in the batch is written."""
+        previous = self.leads.get(state.lead_id)
+        if previous is None or previous.revision <= state.revision:
+            self.leads[state.lead_id] = state
+
+    def add_first_touches(self, touches: Iterable[FirstTouch]) -> None:
+        """Add first-touch candidates."""
+        for t in touches:
+            self.first_touches[(t.lead_id, t.visitor_id, t.touch.source, t.touch.id)] = to_first_touch_row(t)
+
+    def add_dead_letter(self, invalid: Invalid, origin: Origin, received_at: datetime) -> None:
+        """Add an input that could not be processed."""
+        self.dead_letters[(origin.topic, origin.partition, origin.offset)] = to_dead_letter_row(
+            invalid, origin, received_at
+        )
+
+    def tables(self) -> list[tuple[str, list[Row], tuple[str, ...]]]:
+        """Return (table, rows, columns) for every table with rows, snapshots derived now."""
+        snapshots = [to_snapshot_row(snapshot(s)) for s in self.leads.values()]
+        candidates = [
+            ("events", list(self.events.values()), EVENT_COLUMNS),
+            ("lead_snapshots", snapshots, SNAPSHOT_COLUMNS),
+            ("first_touch_candidates", list(self.first_touches.values()), FIRST_TOUCH_COLUMNS),
+            ("dead_letters", list(self.dead_letters.values()), DEAD_LETTER_COLUMNS),
+        ]
+        return [c for c in candidates if c[1]]
+
+    def write(self, store: Store) -> dict[str, int]:
+        """Write every table's rows; raises StoreError and keeps nothing back on failure (write again)."""
+        written: dict[str, int] = {}
+        for table, rows, columns in self.tables():
+            store.insert(table, rows, columns)
+            written[table] = len(rows)
+        return written

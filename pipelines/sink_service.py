@@ -1,0 +1,79 @@
+"""The worker's sink: batches rows by size or time, writes them off the event loop, then acks their events.
+
+Offsets are committed only for acked events, and events are acked only after their rows are in the store,
+so a crash re-delivers what was not written; rows are idempotent, so re-delivery never counts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pipelines import metrics
+from pipelines.sink import RowBatch
+from pipelines.store.client import Store
+from pipelines.store.exceptions import StoreError
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[], Awaitable[Any]]
+MAX_BACKOFF = 30.0
+
+
+class BatchingSink:
+    """Rows gathered from the agents, written when `batch_rows` are waiting or every interval."""
+
+    def __init__(self, store: Store, executor: ThreadPoolExecutor, batch_rows: int) -> None:
+        self._store = store
+        self._executor = executor
+        self._batch_rows = batch_rows
+        self._batch = RowBatch()
+        self._acks: list[Ack] = []
+        self._lock = asyncio.Lock()
+
+    @property
+    def batch(self) -> RowBatch:
+        """Return the batch that rows are added to now."""
+        return self._batch
+
+    async def added(self, ack: Ack) -> None:
+        """Register an event whose rows were added; write the batch once it is full (back-pressure)."""
+        self._acks.append(ack)
+        metrics.SINK_PENDING.set(len(self._batch))
+        if len(self._batch) >= self._batch_rows:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the current batch, retrying with back-off until the store takes it, then ack its events."""
+        async with self._lock:
+            batch, acks = self._batch, self._acks
+            if not acks and not len(batch):
+                return
+            self._batch, self._acks = RowBatch(), []
+            await self._write(batch)
+            for ack in acks:
+                await ack()
+            metrics.SINK_PENDING.set(len(self._batch))
+
+    async def _write(self, batch: RowBatch) -> None:
+        backoff = 0.5
+        loop = asyncio.get_running_loop()
+        while True:
+            started = time.perf_counter()
+            try:
+                written = await loop.run_in_executor(self._executor, batch.write, self._store)
+            except StoreError as exc:
+                metrics.SINK_ERRORS.inc()
+                log.warning("store write failed, retrying in %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            metrics.SINK_SECONDS.observe(time.perf_counter() - started)
+            metrics.SINK_BATCHES.inc()
+            for table, rows in written.items():
+                metrics.SINK_ROWS.labels(table).inc(rows)
+            return

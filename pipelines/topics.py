@@ -1,0 +1,58 @@
+"""Every Kafka topic name leadflow uses, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VISITS = "leadflow.visits"
+FORMS = "leadflow.forms"
+STAGES = "leadflow.stages"
+ACTIVITIES = "leadflow.activities"
+DEALS = "leadflow.deals"
+DEADLETTER = "leadflow.deadletter"
+SLA = "leadflow.sla"
+VISITOR_LINKS = "leadflow.internal.visitor-links"
+
+INPUT_TOPICS: tuple[str, ...] = (VISITS, FORMS, STAGES, ACTIVITIES, DEALS)
+LEAD_TOPICS: tuple[str, ...] = (FORMS, STAGES, ACTIVITIES, DEALS)
+
+TOPIC_BY_TYPE: dict[str, str] = {
+    "web.visit": VISITS,
+    "web.form_submitted": FORMS,
+    "crm.lifecycle_changed": STAGES,
+    "crm.owner_assigned": STAGES,
+    "crm.activity_logged": ACTIVITIES,
+    "crm.deal_changed": DEALS,
+}
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Topic names with the deployment's prefix applied (empty prefix: the contract's names)."""
+
+    prefix: str = ""
+
+    def name(self, base: str) -> str:
+        """Return the prefixed name of a base topic."""
+        return f"{self.prefix}{base}"
+
+    def unprefixed(self, name: str) -> str:
+        """Return the base name of a prefixed topic name."""
+        return name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else name
+
+    def inputs(self) -> tuple[str, ...]:
+        """Return the prefixed input topics."""
+        return tuple(self.name(t) for t in INPUT_TOPICS)
+
+    def for_type(self, event_type: str) -> str | None:
+        """Return the prefixed input topic of an event type, or None for an unknown type."""
+        base = TOPIC_BY_TYPE.get(event_type)
+        return self.name(base) if base else None
+
+    def co_partitioned(self) -> tuple[str, ...]:
+        """Return every topic whose partitions must line up with the state tables."""
+        return (*self.inputs(), self.name(VISITOR_LINKS))
+
+    def all(self) -> tuple[str, ...]:
+        """Return every topic leadflow creates itself."""
+        return (*self.co_partitioned(), self.name(DEADLETTER), self.name(SLA))

@@ -1,0 +1,135 @@
+"""Pydantic model of the sales-marketing agreement file (CONTRACT section 3)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.events import Stage
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Rate = Annotated[float, Field(gt=0, le=1)]
+DURATION = re.compile(r"^(\d+)([mhd])$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusinessHours(_Strict):
+    """Working days and opening hours, in the agreement's time zone."""
+
+    days: Annotated[tuple[Weekday, ...], Field(min_length=1)]
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _opens_before_closing(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("days must not repeat")
+        return self
+
+
+class Rates(_Strict):
+    """Target next-step conversion rates."""
+
+    visit_to_lead: Rate
+    lead_to_mql: Rate
+    mql_to_sql: Rate
+    sql_to_opportunity: Rate
+    opportunity_to_customer: Rate
+
+
+class Goals(_Strict):
+    """The revenue goal of the agreement period and the rates it is worked backwards with."""
+
+    revenue: Annotated[Decimal, Field(gt=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    average_deal_size: Annotated[Decimal, Field(gt=0)]
+    rates: Rates
+
+
+class StartsOn(_Strict):
+    """The stage whose entry starts a handoff clock."""
+
+    stage: Stage
+
+
+class StopsOn(_Strict):
+    """What stops a handoff clock: a human activity and/or entering one of the stages."""
+
+    human_activity: bool = False
+    stages: tuple[Stage, ...] = ()
+
+    @model_validator(mode="after")
+    def _something_stops(self) -> StopsOn:
+        if not self.human_activity and not self.stages:
+            raise ValueError("needs human_activity: true or at least one stage")
+        return self
+
+
+class Handoff(_Strict):
+    """A handoff promise: a clock from `starts_on` to `stops_on`, due `within` business time."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    starts_on: StartsOn
+    stops_on: StopsOn
+    within: str
+    warn_at: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        match = DURATION.match(value)
+        if not match or int(match.group(1)) == 0:
+            raise ValueError("expected a positive business duration like 30m, 4h or 5d")
+        return value
+
+
+class Agreement(_Strict):
+    """One agreement, in force for [effective_from, effective_to) in its time zone."""
+
+    name: Annotated[str, Field(min_length=1)]
+    effective_from: date
+    effective_to: date
+    timezone: str
+    business_hours: BusinessHours
+    holidays: tuple[date, ...] = ()
+    goals: Goals
+    handoffs: tuple[Handoff, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Agreement:
+        if self.effective_to <= self.effective_from:
+            raise ValueError("effective_to must be after effective_from")
+        names = [h.name for h in self.handoffs]
+        if len(set(names)) != len(names):
+            raise ValueError("handoff names must be unique")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the agreement's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def in_force_on(self, day: date) -> bool:
+        """Say whether the agreement is in force on a (local) day."""
+        return self.effective_from <= day < self.effective_to
+
+

@@ -1,0 +1,177 @@
+"""Pydantic models of the CloudEvents envelope and of every leadflow event type (CONTRACT section 1)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
+Optional = Annotated[str, Field(max_length=4096)] | None
+
+
+class Stage(StrEnum):
+    """Every lifecycle stage: the funnel in order, then the side stages."""
+
+    LEAD = "lead"
+    MQL = "mql"
+    SAL = "sal"
+    SQL = "sql"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+    RECYCLED = "recycled"
+    DISQUALIFIED = "disqualified"
+    LOST = "lost"
+
+
+FUNNEL: tuple[Stage, ...] = (Stage.LEAD, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+
+
+class _Data(BaseModel):
+    """Base of every `data` object: strict types, unknown fields kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+
+class VisitData(_Data):
+    """`data` of `web.visit`."""
+
+    visitor_id: NonEmpty
+    url: NonEmpty
+    referrer: Optional = None
+    utm_source: Optional = None
+    utm_medium: Optional = None
+    utm_campaign: Optional = None
+
+
+class FormSubmittedData(_Data):
+    """`data` of `web.form_submitted`."""
+
+    visitor_id: NonEmpty
+    lead_id: NonEmpty
+    form_id: NonEmpty
+    email: Optional = None
+
+
+class LifecycleChangedData(_Data):
+    """`data` of `crm.lifecycle_changed`."""
+
+    lead_id: NonEmpty
+    stage: Stage
+    reason: Optional = None
+    owner_id: Optional = None
+
+
+class OwnerAssignedData(_Data):
+    """`data` of `crm.owner_assigned`."""
+
+    lead_id: NonEmpty
+    owner_id: NonEmpty
+
+
+class ActivityLoggedData(_Data):
+    """`data` of `crm.activity_logged`."""
+
+    lead_id: NonEmpty
+    kind: Literal["call", "email", "meeting", "note"]
+    automated: StrictBool
+    owner_id: Optional = None
+
+
+class DealChangedData(_Data):
+    """`data` of `crm.deal_changed`; `amount` is a decimal given as a JSON number or string."""
+
+    deal_id: NonEmpty
+    lead_id: NonEmpty
+    stage: Literal["created", "proposal", "won", "lost"]
+    amount: Annotated[Decimal, Field(ge=0, strict=False, allow_inf_nan=False, max_digits=20, decimal_places=6)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 structured-mode envelope; each event type narrows `type` and `data`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    specversion: Literal["1.0"]
+    id: NonEmpty
+    source: NonEmpty
+    type: str
+    time: Annotated[AwareDatetime, Field(strict=False)]
+    subject: NonEmpty
+    data: _Data
+
+
+class VisitEvent(Envelope):
+    """`web.visit`: subject is the visitor id."""
+
+    type: Literal["web.visit"]
+    data: VisitData
+
+
+class FormSubmittedEvent(Envelope):
+    """`web.form_submitted`: subject is the lead id."""
+
+    type: Literal["web.form_submitted"]
+    data: FormSubmittedData
+
+
+class LifecycleChangedEvent(Envelope):
+    """`crm.lifecycle_changed`: subject is the lead id."""
+
+    type: Literal["crm.lifecycle_changed"]
+    data: LifecycleChangedData
+
+
+class OwnerAssignedEvent(Envelope):
+    """`crm.owner_assigned`: subject is the lead id."""
+
+    type: Literal["crm.owner_assigned"]
+    data: OwnerAssignedData
+
+
+class ActivityLoggedEvent(Envelope):
+    """`crm.activity_logged`: subject is the lead id."""
+
+    type: Literal["crm.activity_logged"]
+    data: ActivityLoggedData
+
+
+class DealChangedEvent(Envelope):
+    """`crm.deal_changed`: subject is the lead id."""
+
+    type: Literal["crm.deal_changed"]
+    data: DealChangedData
+
+
+AnyEvent = Annotated[
+    VisitEvent
+    | FormSubmittedEvent
+    | LifecycleChangedEvent
+    | OwnerAssignedEvent
+    | ActivityLoggedEvent
+    | DealChangedEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+EVENT_MODELS: dict[str, type[Envelope]] = {
+    "web.visit": VisitEvent,
+    "web.form_submitted": FormSubmittedEvent,
+    "crm.lifecycle_changed": LifecycleChangedEvent,
+    "crm.owner_assigned": OwnerAssignedEvent,
+    "crm.activity_logged": ActivityLoggedEvent,
+    "crm.deal_changed": DealChangedEvent,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """Return the JSON Schema of each event type, keyed by the file name it is exported to."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for event_type, model in EVENT_MODELS.items():
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://leadflow.dev/schemas/{event_type}.schema.json"
+        schemas[f"{event_type}.schema.json"] = schema
+    return schemas

@@ -1,0 +1,26 @@
+-- One row per lead and revision; the highest revision is the lead's whole derived lifecycle.
+-- Stage entries and transitions live inside the snapshot because a late event may rewrite them:
+-- replacing the snapshot replaces them atomically, and a re-delivered event rewrites the same revision.
+CREATE TABLE IF NOT EXISTS lead_snapshots
+(
+    lead_id String,
+    revision UInt64,
+    created_at DateTime64(3, 'UTC'),
+    stage LowCardinality(String),
+    episode UInt16,
+    episode_open UInt8,
+    owner_id String,
+    visitor_ids Array(String),
+    last_event_at DateTime64(3, 'UTC'),
+    entries Array(Tuple(episode UInt16, stage LowCardinality(String), entered_at DateTime64(3, 'UTC'))),
+    transitions Array(Tuple(
+        at DateTime64(3, 'UTC'),
+        event_source String,
+        event_id String,
+        from_stage LowCardinality(String),
+        to_stage LowCardinality(String),
+        episode UInt16,
+        kind LowCardinality(String)))
+)
+ENGINE = ReplacingMergeTree(revision)
+ORDER BY lead_id;

@@ -1,0 +1,96 @@
+"""The `leadflow` command: one subcommand per service; configuration from LEADFLOW_* (see the README)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from services.errors import CLEAR_ERRORS
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+00:00")
+    return value
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="the report of CONTRACT section 4 for a window of days")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day (inclusive)")
+    p.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day (exclusive)")
+    p.add_argument("--as-of", type=_aware, help="judge cohorts as of this instant (default: see README)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="deterministic, realistic traffic to a file or to Kafka")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--visitors", type=int, default=3000)
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--start", type=_aware, help="first simulated instant (default 2026-11-02T08:00+00:00)")
+    p.add_argument("--malformed-rate", type=float)
+    p.add_argument("--duplicate-rate", type=float)
+    p.add_argument("--late-rate", type=float)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="write JSON lines to this file")
+    target.add_argument("--kafka", action="store_true", help="send to the input topics")
+    p.add_argument("--rate", type=float, default=0.0, help="events per second to Kafka (0: as fast as possible)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="leadflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    w = sub.add_parser("worker", help="run a Faust worker: Kafka in, lifecycle state, ClickHouse out")
+    w.add_argument("--web-port", type=int, help="port of /metrics and /leadflow/query (LEADFLOW_WEB_PORT)")
+    r = sub.add_parser("replay", help="run a JSON-lines file through the core into the store, without Kafka")
+    r.add_argument("file", type=Path)
+    r.add_argument("--no-progress", action="store_true")
+    pr = sub.add_parser("produce", help="send a JSON-lines file to the input topics by type")
+    pr.add_argument("file", type=Path)
+    pr.add_argument("--rate", type=float, default=0.0, help="events per second (0: as fast as possible)")
+    pr.add_argument("--fallback-topic", help="topic for lines whose type cannot be read (default leadflow.stages)")
+    _add_simulate(sub)
+    _add_report(sub)
+    b = sub.add_parser("board", help="live terminal board of counts and conversion")
+    b.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (default: 14 days ago)")
+    b.add_argument("--to", dest="end", type=date.fromisoformat, help="last day, exclusive (default: tomorrow)")
+    b.add_argument("--interval", type=float, default=3.0, help="seconds between refreshes")
+    d = sub.add_parser("demo", help="local demo: Kafka, worker, simulator and the live board; Ctrl-C stops all")
+    d.add_argument("--rate", type=float, default=150.0, help="simulated events per second")
+    d.add_argument("--kafka-port", type=int, default=9092)
+    sc = sub.add_parser("schemas", help="event schemas")
+    sc_sub = sc.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
+    ex = sc_sub.add_parser("export", help="write the JSON Schema of every event type to DIR")
+    ex.add_argument("dir", type=Path)
+    t = sub.add_parser("topics", help="Kafka topics")
+    t_sub = t.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    t_sub.add_parser("create", help="create every leadflow topic that is missing")
+    a = sub.add_parser("agreement", help="agreement files")
+    a_sub = a.add_subparsers(dest="agreement_command", required=True, metavar="ACTION")
+    chk = a_sub.add_parser("check", help="validate agreement files")
+    chk.add_argument("files", type=Path, nargs="+")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; clear errors end with one line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    from services import commands
+
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args)
+    except CLEAR_ERRORS as exc:
+        print(f"leadflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The subcommands behind `leadflow`: each reads the settings once, does its work, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from pipelines.agreements import load_agreement, load_agreements
+from pipelines.settings import load_settings
+from pipelines.store.client import open_store
+from services.errors import UsageError
+
+ERR = Console(stderr=True)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run one Faust worker."""
+    from pipelines.worker import run_worker
+
+    settings = load_settings(web_port=args.web_port)
+    load_agreements(settings.agreements)
+    return run_worker(settings)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a JSON-lines file into the store."""
+    from pipelines.replay import replay_file
+
+    settings = load_settings()
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    store = open_store(settings, prefer_worker=False)
+    size = args.file.stat().st_size
+    columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
+        task = progress.add_task("replay", total=size)
+        stats = replay_file(args.file, store, on_line=lambda done: progress.update(task, completed=done))
+        progress.update(task, completed=size)
+    store.close()
+    summary = {**asdict(stats), "latest_event_at": stats.latest_event_at.isoformat() if stats.latest_event_at else None}
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    """Send a file of events to Kafka."""
+    from pipelines.kafka_admin import ensure_topics
+    from services.produce import file_lines, send_lines
+
+    settings = load_settings()
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    ensure_topics(settings)
+    with Progress(TextColumn("produce {task.completed} events"), console=ERR) as progress:
+        task = progress.add_task("produce")
+        sent = send_lines(
+            settings, file_lines(args.file), args.rate, args.fallback_topic, lambda n: progress.update(task, completed=n)
+        )
+    print(json.dumps({"sent": sent}))
+    return 0
+
+
+def _simulation_config(args: argparse.Namespace) -> Any:
+    from services.simulate import SimulationConfig
+
+    overrides = {
+        "seed": args.seed,
+        "visitors": args.visitors,
+        "days": args.days,
+        "start": args.start,
+        "malformed_rate": args.malformed_rate,
+        "duplicate_rate": args.duplicate_rate,
+        "late_rate": args.late_rate,
+    }
+    try:
+        return replace(SimulationConfig(), **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Generate traffic to a file or to Kafka."""
+    from services.simulate import simulate, summarize, write_jsonl
+
+    config = _simulation_config(args)
+    if args.out is not None:
+        summary = write_jsonl(config, args.out, progress=sys.stderr.isatty())
+    else:
+        from pipelines.kafka_admin import ensure_topics
+        from services.produce import send_lines
+
+        settings = load_settings()
+        ensure_topics(settings)
+        events = list(simulate(config))
+        with Progress(TextColumn("simulate → Kafka"), BarColumn(), TextColumn("{task.completed}"), console=ERR) as bar:
+            task = bar.add_task("send", total=len(events))
+            send_lines(settings, (e.value for e in events), args.rate, None, lambda n: bar.update(task, completed=n))
+        summary = summarize(events)
+    print(json.dumps(asdict(summary), sort_keys=True, default=str))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> dict[str, Any]:
+    from services.report import build_report
+
+    settings = load_settings()
+    agreements = load_agreements(settings.agreements)
+    store = open_store(settings)
+    try:
+        return build_report(store, args.start, args.end, agreements, args.as_of, datetime.now(UTC))
+    finally:
+        store.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print the report as JSON or as tables."""
+    from services.formatting import print_report
+
+    report = _report(args)
+    if args.format == "json":
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print_report(report)
+    return 0
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    """Show the live board until Ctrl-C."""
+    from services.board import run_board
+
+    return run_board(load_settings(), args.start, args.end, args.interval)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the local demo until Ctrl-C."""
+    from services.demo import run_demo
+
+    return run_demo(args.rate, args.kafka_port)
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    """Export the JSON Schemas of the events."""
+    from schemas.events import json_schemas
+
+    target: Path = args.dir
+    target.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (target / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(target / name)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    """Create missing topics and list partition counts."""
+    from pipelines.kafka_admin import ensure_topics
+
+    for name, partitions in sorted(ensure_topics(load_settings()).items()):
+        print(f"{name}\t{partitions}")
+    return 0
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    """Validate agreement files; every problem names file, field and reason."""
+    for path in args.files:
+        agreement = load_agreement(path)
+        print(f"{path}: ok ({agreement.name}, {agreement.effective_from} → {agreement.effective_to})")
+    return 0

@@ -1,0 +1,26 @@
+"""Errors that end a command with one clear line instead of a traceback."""
+
+from __future__ import annotations
+
+from pipelines.agreements import AgreementError
+from pipelines.kafka_admin import TopicError
+from pipelines.settings import ConfigError
+from pipelines.store.exceptions import StoreError
+
+
+class KafkaUnavailable(Exception):
+    """The Kafka broker does not answer or refused a request."""
+
+
+class UsageError(Exception):
+    """A command was called with arguments it cannot use."""
+
+
+CLEAR_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    StoreError,
+    AgreementError,
+    TopicError,
+    KafkaUnavailable,
+    UsageError,
+)

@@ -1,0 +1,35 @@
+"""Reports for people: rich tables of the report's sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+
+from pipelines.core.funnel import PAIRS
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def report_tables(report: dict[str, Any]) -> Group:
+    """Return the counts, conversion and cohort sections as tables."""
+    window = report["window"]
+    title = f"{window['from']} → {window['to']} ({window['timezone']}), as of {window['as_of']}"
+    counts = Table(title=f"Funnel {title}", title_justify="left")
+    for column in ("stage", "entries", "period conversion", "cohort conversion"):
+        counts.add_column(column, justify="right" if column != "stage" else "left")
+    counts.add_row("visits", str(report["counts"]["visits"]), "", "")
+    counts.add_row("visitors", str(report["counts"]["visitors"]), "", "")
+    for name, _, stage in PAIRS:
+        counts.add_row(
+            stage, str(report["counts"][stage]), _pct(report["conversion"][name]), _pct(report["cohort"][name])
+        )
+    return Group(counts)
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """Print the report as tables."""
+    (console or Console()).print(report_tables(report))
