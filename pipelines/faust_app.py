@@ -35,6 +35,9 @@ def create_app(settings: Settings, store: Store, executor: ThreadPoolExecutor) -
         web_port=settings.web_port,
         web_enabled=True,
         autodiscover=False,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_rebalance_timeout=20.0,
         key_serializer="raw",
         value_serializer="raw",
     )

@@ -16,13 +16,14 @@ class TopicError(Exception):
     """Topics cannot be created, or exist with the wrong partition count."""
 
 
-def admin_client(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
+def admin_client(settings: Settings, timeout_ms: int = 8_000) -> KafkaAdminClient:
     """Connect an admin client, or raise TopicError saying the broker does not answer."""
     try:
         return KafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap.split(","),
             client_id=f"{settings.app_id}-admin",
             request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
         )
     except KafkaError as exc:
         raise TopicError(f"Kafka at {settings.kafka_bootstrap} does not answer ({type(exc).__name__})") from None

@@ -18,8 +18,8 @@ from pipelines.store.client import open_store, owner_file
 
 def run_worker(settings: Settings) -> int:
     """Run one worker of the consumer group; returns its exit code."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ensure_topics(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(settings, prefer_worker=False)
     store.insert("store_runs", [(datetime.now(UTC), "live", None)], ("started_at", "kind", "latest_event_at"))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")

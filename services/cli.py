@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a subcommand; clear errors end with one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
+    for noisy in ("kafka", "clickhouse_connect"):
+        # their connection errors reach the user as one line each, from leadflow
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     from services import commands
 
     handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")

@@ -62,7 +62,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
     with Progress(TextColumn("produce {task.completed} events"), console=ERR) as progress:
         task = progress.add_task("produce")
         sent = send_lines(
-            settings, file_lines(args.file), args.rate, args.fallback_topic, lambda n: progress.update(task, completed=n)
+            settings,
+            file_lines(args.file),
+            args.rate,
+            args.fallback_topic,
+            lambda n: progress.update(task, completed=n),
         )
     print(json.dumps({"sent": sent}))
     return 0

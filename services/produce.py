@@ -31,7 +31,7 @@ def route(raw: bytes, names: TopicNames, fallback: str) -> tuple[str, bytes | No
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
-    """An idempotent producer that waits for every in-sync replica."""
+    """Return an idempotent producer that waits for every in-sync replica."""
     try:
         return KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap.split(","),

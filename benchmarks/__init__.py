@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures as a few lines and one final JSON line (see README.md)."""

@@ -1,0 +1,268 @@
+"""Kafka path throughput: one `leadflow worker` (Kafka -> state -> chDB) against a bare aiokafka loop.
+
+    .venv/bin/python -m benchmarks.bench_kafka_path [--visitors 20000] [--partitions 4] [--timeout 300]
+
+A local KRaft broker on a free port in a temporary directory; a simulated file produced with `leadflow produce`
+onto fresh topics (unique prefix). Then, with every event already in Kafka:
+(a) baseline: an AIOKafkaConsumer on the same input topics (fresh group, earliest), `orjson.loads` of every value,
+    until it has read every produced message;
+(b) leadflow: `leadflow worker` (own chDB store, web port, app id), timed from its start until its store holds
+    every event (`events FINAL` = distinct valid events, `dead_letters FINAL` = malformed lines), polled through
+    the worker's /leadflow/query page. Start-up is the time until its web port answers.
+Target (DESIGN.md): (b) at least half of (a) in the same run. Broker and worker are stopped at the end.
+Prints a few human-readable lines and one final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from pipelines.store.client import RemoteStore
+from pipelines.store.exceptions import StoreError
+from pipelines.topics import INPUT_TOPICS
+from services.simulate import SimulationConfig, write_jsonl
+from tests.integration.kafka_fixture import LocalKafka, free_port
+from tests.integration.processes import LEADFLOW, Worker, base_env, leadflow_json
+
+TARGET_RATIO = 0.5
+
+
+@dataclass
+class BaselineRun:
+    """What the bare consumer did; times are seconds since the consumer was created."""
+
+    messages: int
+    not_json: int
+    first_batch_at: float
+    first_batch_messages: int
+    done_at: float
+
+
+@dataclass
+class WorkerRun:
+    """What the worker did; times are seconds since its process was spawned."""
+
+    port_at: float
+    first_row_at: float
+    first_row_count: int
+    done_at: float
+    events: int
+    dead_letters: int
+    complete: bool
+
+
+async def _consume(bootstrap: str, topics: Sequence[str], expected: int, timeout: float) -> BaselineRun:
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    messages = not_json = first_count = 0
+    first_at = 0.0
+    try:
+        while messages < expected:
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"baseline read {messages} of {expected} messages in {timeout:.0f} s")
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        orjson.loads(record.value)
+                    except orjson.JSONDecodeError:
+                        not_json += 1
+                messages += len(records)
+            if not first_at and messages:
+                first_at, first_count = time.perf_counter() - started, messages
+        done_at = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return BaselineRun(messages, not_json, first_at, first_count, done_at)
+
+
+def run_baseline(bootstrap: str, topics: Sequence[str], expected: int, timeout: float) -> BaselineRun:
+    """Read every produced message with a bare aiokafka consumer, decoding each value."""
+    return asyncio.run(_consume(bootstrap, topics, expected, timeout))
+
+
+def _counts(store: RemoteStore) -> tuple[int, int]:
+    events = int(store.query("SELECT count() FROM events FINAL")[0][0])
+    dead = int(store.query("SELECT count() FROM dead_letters FINAL")[0][0])
+    return events, dead
+
+
+def run_worker(worker: Worker, valid: int, malformed: int, timeout: float, poll: float) -> WorkerRun:
+    """Spawn the worker, wait for its web port, then poll its store until every event is in."""
+    handle = worker.log.open("ab")
+    started = time.perf_counter()
+    worker.process = subprocess.Popen(
+        [LEADFLOW, "worker"], env=worker.env, cwd=worker.cwd, stdout=handle, stderr=subprocess.STDOUT
+    )
+    handle.close()
+    while not worker.answers():  # raises if the worker died
+        if time.perf_counter() - started > 120:
+            raise TimeoutError(f"the worker's web port did not answer in 120 s (see {worker.log})")
+        time.sleep(0.05)
+    port_at = time.perf_counter() - started
+    store = RemoteStore(f"http://127.0.0.1:{worker.port}", timeout=30)
+    first_at, first_count, events, dead = 0.0, 0, 0, 0
+    while True:
+        try:
+            events, dead = _counts(store)
+        except StoreError:
+            worker.answers()  # fail at once if the worker died
+        now = time.perf_counter() - started
+        if not first_at and events:
+            first_at, first_count = now, events
+        if events >= valid and dead >= malformed:
+            return WorkerRun(port_at, first_at, first_count, now, events, dead, True)
+        if now > timeout:
+            return WorkerRun(port_at, first_at, first_count, now, events, dead, False)
+        time.sleep(poll)
+
+
+def _rate(events: float, seconds: float) -> float:
+    return events / seconds if seconds > 0 else 0.0
+
+
+def _load() -> str:
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(prog="benchmarks.bench_kafka_path", description=__doc__.splitlines()[0])
+    parser.add_argument("--visitors", type=int, default=20_000, help="simulated visitors (about 4 events each)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for the worker to drain")
+    parser.add_argument("--poll", type=float, default=0.2, help="seconds between store polls")
+    args = parser.parse_args(argv)
+
+    figures: dict[str, Any] = {"benchmark": "kafka_path", "visitors": args.visitors, "seed": args.seed}
+    figures["load_before"] = _load()
+    print(f"load average (1/5/15 min) before: {figures['load_before']} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="leadflow-bench-kafka-") as tmp:
+        root = Path(tmp)
+        kafka = LocalKafka(free_port(), root / "kafka")
+        worker: Worker | None = None
+        try:
+            started = time.perf_counter()
+            kafka.start()
+            print(f"broker: {kafka.bootstrap} up in {time.perf_counter() - started:.1f} s")
+
+            path = root / "events.jsonl"
+            summary = write_jsonl(replace(SimulationConfig(), visitors=args.visitors, seed=args.seed), path)
+            tag = uuid.uuid4().hex[:8]
+            env = base_env(
+                LEADFLOW_KAFKA_BOOTSTRAP=kafka.bootstrap,
+                LEADFLOW_TOPIC_PREFIX=f"bench{tag}.",
+                LEADFLOW_APP_ID=f"leadflow-bench-{tag}",
+                LEADFLOW_PARTITIONS=str(args.partitions),
+                LEADFLOW_STORE=f"chdb:{root / 'worker-store'}",
+                LEADFLOW_STATE_DIR=str(root / "faust"),
+                LEADFLOW_WEB_PORT=str(free_port()),
+            )
+            started = time.perf_counter()
+            sent = int(leadflow_json(["produce", str(path)], env, root)["sent"])
+            produced_s = time.perf_counter() - started
+            if sent != summary.total:
+                raise RuntimeError(f"leadflow produce sent {sent} events, the file has {summary.total}")
+            print(
+                f"input: {args.visitors:,} visitors -> {sent:,} events ({summary.valid:,} valid distinct, "
+                f"{summary.duplicates:,} duplicates, {summary.malformed:,} malformed) on {len(INPUT_TOPICS)} topics "
+                f"x {args.partitions} partitions; `leadflow produce` took {produced_s:.1f} s "
+                f"({_rate(sent, produced_s):,.0f} events/s)"
+            )
+
+            topics = [env["LEADFLOW_TOPIC_PREFIX"] + t for t in INPUT_TOPICS]
+            base = run_baseline(kafka.bootstrap, topics, sent, args.timeout)
+            base_total = _rate(base.messages, base.done_at)
+            base_steady = _rate(base.messages - base.first_batch_messages, base.done_at - base.first_batch_at)
+            print(
+                f"(a) aiokafka consume+orjson: {base_total:>9,.0f} events/s incl. start "
+                f"({base.messages:,} in {base.done_at:.2f} s; first batch after {base.first_batch_at:.2f} s), "
+                f"{base_steady:>9,.0f} events/s after the first batch"
+            )
+
+            worker = Worker(env, root)
+            run = run_worker(worker, summary.valid, summary.malformed, args.timeout, args.poll)
+            lf_total = _rate(sent, run.done_at)
+            lf_excl = _rate(sent, run.done_at - run.port_at)
+            lf_steady = _rate(run.events - run.first_row_count, run.done_at - run.first_row_at)
+            state = "all events stored" if run.complete else f"TIMEOUT: {run.events:,} events stored"
+            print(
+                f"(b) leadflow worker:         {lf_total:>9,.0f} events/s incl. start-up "
+                f"({state} after {run.done_at:.2f} s; web port after {run.port_at:.2f} s; "
+                f"first row after {run.first_row_at:.2f} s)"
+            )
+            print(
+                f"                             {lf_excl:>9,.0f} events/s excl. start-up (web port -> done), "
+                f"{lf_steady:>9,.0f} stored rows/s after the first row"
+            )
+        finally:
+            if worker is not None:
+                worker.stop()
+            kafka.stop()
+
+    ratio = _rate(lf_excl, base_steady)
+    ratio_total = _rate(lf_total, base_total)
+    ratio_steady = _rate(lf_steady, base_steady)
+    meets = run.complete and ratio >= TARGET_RATIO
+    print(
+        f"ratio leadflow/baseline: {ratio:.3f} excl. start-up (target >= {TARGET_RATIO}: "
+        f"{'MET' if meets else 'NOT MET'}); {ratio_total:.3f} incl. start-up; {ratio_steady:.3f} after first row"
+    )
+    figures["load_after"] = _load()
+    print(f"load average after: {figures['load_after']} (other processes on this machine skew every figure)")
+    figures.update(
+        {
+            "events": sent,
+            "valid": summary.valid,
+            "malformed": summary.malformed,
+            "partitions": args.partitions,
+            "produce_s": round(produced_s, 3),
+            "baseline_s": round(base.done_at, 3),
+            "baseline_first_batch_s": round(base.first_batch_at, 3),
+            "baseline_not_json": base.not_json,
+            "baseline_events_per_s": round(base_total),
+            "baseline_events_per_s_after_first_batch": round(base_steady),
+            "worker_complete": run.complete,
+            "worker_s": round(run.done_at, 3),
+            "worker_startup_s": round(run.port_at, 3),
+            "worker_first_row_s": round(run.first_row_at, 3),
+            "worker_events_stored": run.events,
+            "worker_dead_letters_stored": run.dead_letters,
+            "worker_events_per_s": round(lf_total),
+            "worker_events_per_s_excl_startup": round(lf_excl),
+            "worker_rows_per_s_after_first_row": round(lf_steady),
+            "ratio": round(ratio, 4),
+            "ratio_incl_startup": round(ratio_total, 4),
+            "ratio_after_first_row": round(ratio_steady, 4),
+            "target_ratio": TARGET_RATIO,
+            "meets_target": meets,
+        }
+    )
+    print(json.dumps(figures, sort_keys=True), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

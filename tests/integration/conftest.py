@@ -1,0 +1,47 @@
+"""Integration fixtures: one real Kafka broker per session, fresh topics and stores per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
+from tests.integration.kafka_fixture import LocalKafka, free_port
+from tests.integration.processes import base_env
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A real KRaft broker on loopback for the whole session; failing to start it fails the tests."""
+    broker = LocalKafka(free_port(), tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
+    """The default simulation (over 10,000 events with duplicates, late and malformed ones) as a file."""
+    path = tmp_path_factory.mktemp("sim") / "events.jsonl"
+    summary = write_jsonl(SimulationConfig(), path)
+    assert summary.total >= 10_000 and summary.duplicates and summary.late and summary.malformed
+    return path, summary
+
+
+@pytest.fixture
+def worker_env(kafka: LocalKafka, tmp_path: Path) -> dict[str, str]:
+    """Environment of a worker group of its own: fresh topics (prefix), consumer group, store and web port."""
+    tag = uuid.uuid4().hex[:8]
+    return base_env(
+        LEADFLOW_KAFKA_BOOTSTRAP=kafka.bootstrap,
+        LEADFLOW_TOPIC_PREFIX=f"t{tag}.",
+        LEADFLOW_APP_ID=f"leadflow-{tag}",
+        LEADFLOW_PARTITIONS="4",
+        LEADFLOW_STORE=f"chdb:{tmp_path / 'worker-store'}",
+        LEADFLOW_STATE_DIR=str(tmp_path / "faust"),
+        LEADFLOW_WEB_PORT=str(free_port()),
+        LEADFLOW_SINK_INTERVAL="0.5",
+    )

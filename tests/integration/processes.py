@@ -1,0 +1,98 @@
+"""Running leadflow commands as the users do: subprocesses with their own environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
+
+
+def leadflow(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a leadflow command to completion."""
+    return subprocess.run([LEADFLOW, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def leadflow_json(args: list[str], env: dict[str, str], cwd: Path) -> Any:
+    """Run a leadflow command that prints JSON and return it parsed; fail with its stderr otherwise."""
+    done = leadflow(args, env, cwd)
+    assert done.returncode == 0, f"leadflow {' '.join(args)} failed: {done.stderr[-2000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
+    """Poll `check` until it is true, or fail after `timeout` seconds saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Worker:
+    """A `leadflow worker` subprocess with its log file."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, name: str = "worker") -> None:
+        self.env = env
+        self.cwd = cwd
+        self.log = cwd / f"{name}.log"
+        self.port = int(env["LEADFLOW_WEB_PORT"])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        """Start the worker and wait until its web port answers."""
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [LEADFLOW, "worker"], env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT
+        )
+        wait_until(self.answers, 90, f"the worker's web port {self.port} ({self.log})")
+        return self
+
+    def answers(self) -> bool:
+        """Say whether /metrics answers (and fail at once if the process died)."""
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"worker exited with {self.process.returncode}: {self.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def metrics(self) -> str:
+        """Return the worker's Prometheus exposition."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def kill(self) -> None:
+        """SIGKILL the worker: a crash, nothing flushed."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop the worker gracefully (SIGTERM), killing it if it does not end in 30 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def base_env(**values: str) -> dict[str, str]:
+    """The environment of a leadflow subprocess: this one's, without LEADFLOW_*, plus `values`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    env.update({"LEADFLOW_AGREEMENTS": str(REPO / "agreements"), "LEADFLOW_LOG_LEVEL": "WARNING"})
+    env.update(values)
+    return env

@@ -1,0 +1,114 @@
+"""The Kafka path against `leadflow replay`: same report, dead letters accounted for, crash-safe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer
+
+from services.simulate import SimulationSummary
+from tests.integration.kafka_fixture import LocalKafka
+from tests.integration.processes import Worker, base_env, leadflow, leadflow_json, wait_until
+
+pytestmark = pytest.mark.integration
+
+AS_OF = "2027-01-31T00:00:00+00:00"
+WINDOW = ["--from", "2026-10-26", "--to", "2027-01-05", "--as-of", AS_OF]
+
+
+def _report(env: dict[str, str], cwd: Path) -> Any:
+    return leadflow_json(["report", *WINDOW, "--format", "json"], env, cwd)
+
+
+def _replay_report(events: Path, tmp_path: Path) -> Any:
+    env = base_env(LEADFLOW_STORE=f"chdb:{tmp_path / 'replay-store'}")
+    stats = leadflow_json(["replay", str(events), "--no-progress"], env, tmp_path)
+    assert stats["lines"] > 0
+    return _report(env, tmp_path)
+
+
+def _store_count(env: dict[str, str], cwd: Path, table: str) -> int:
+    from pipelines.store.client import RemoteStore
+
+    port = env["LEADFLOW_WEB_PORT"]
+    return int(RemoteStore(f"http://127.0.0.1:{port}").query(f"SELECT count() FROM {table} FINAL")[0][0])
+
+
+def _settled(env: dict[str, str], cwd: Path, expected: Any) -> bool:
+    return bool(_report(env, cwd) == expected)
+
+
+def _split(path: Path, at: float, tmp_path: Path) -> tuple[Path, Path]:
+    lines = path.read_bytes().splitlines(keepends=True)
+    cut = int(len(lines) * at)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(lines[:cut]))
+    second.write_bytes(b"".join(lines[cut:]))
+    return first, second
+
+
+def _dead_letter_messages(kafka: LocalKafka, topic: str) -> list[Any]:
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=[kafka.bootstrap], auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def test_kafka_path_gives_the_replay_report(
+    kafka: LocalKafka, simulated: tuple[Path, SimulationSummary], worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    events, summary = simulated
+    expected = _replay_report(events, tmp_path)
+    assert expected["counts"]["lead"] > 100 and expected["counts"]["customer"] > 0
+    worker = Worker(worker_env, tmp_path).start()  # before its topics have any event
+    try:
+        sent = leadflow_json(["produce", str(events)], worker_env, tmp_path)
+        assert sent["sent"] == summary.total
+        wait_until(lambda: _settled(worker_env, tmp_path, expected), 180, "the Kafka path's report to equal replay's")
+        assert _store_count(worker_env, tmp_path, "dead_letters") == summary.malformed
+        assert _store_count(worker_env, tmp_path, "events") == summary.valid
+        metrics = worker.metrics()
+        assert "leadflow_invalid_events_total" in metrics and "leadflow_sink_batches_total" in metrics
+    finally:
+        worker.stop()
+    dead = _dead_letter_messages(kafka, worker_env["LEADFLOW_TOPIC_PREFIX"] + "leadflow.deadletter")
+    assert len({m.value for m in dead}) == summary.malformed
+    assert all(dict(m.headers).get("reason") for m in dead)
+
+
+def test_worker_killed_mid_stream_loses_and_double_counts_nothing(
+    simulated: tuple[Path, SimulationSummary], worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    events, summary = simulated
+    expected = _replay_report(events, tmp_path)
+    first, second = _split(events, 0.5, tmp_path)
+    worker = Worker(worker_env, tmp_path, "worker-1").start()
+    leadflow_json(["produce", str(first)], worker_env, tmp_path)
+    wait_until(lambda: _store_count(worker_env, tmp_path, "events") > 1000, 120, "the first rows")
+    worker.kill()
+    leadflow_json(["produce", str(second)], worker_env, tmp_path)
+    restarted = Worker(worker_env, tmp_path, "worker-2").start()
+    try:
+        wait_until(lambda: _settled(worker_env, tmp_path, expected), 180, "the report after a crash to equal replay's")
+        assert _store_count(worker_env, tmp_path, "dead_letters") == summary.malformed
+        assert _store_count(worker_env, tmp_path, "events") == summary.valid
+    finally:
+        restarted.stop()
+
+
+def test_report_reads_through_the_worker_that_holds_the_store(worker_env: dict[str, str], tmp_path: Path) -> None:
+    worker = Worker(worker_env, tmp_path).start()
+    try:
+        done = leadflow(["report", *WINDOW, "--format", "json"], worker_env, tmp_path)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["counts"]["visits"] == 0 and report["conversion"]["lead_to_mql"] is None
+        assert report["window"]["timezone"] == "Europe/Berlin"
+    finally:
+        worker.stop()
