@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from pipelines.store.client import RemoteStore
 from pipelines.store.exceptions import StoreError
@@ -48,8 +49,8 @@ class BaselineRun:
 
     messages: int
     not_json: int
+    assigned_at: float
     first_batch_at: float
-    first_batch_messages: int
     done_at: float
 
 
@@ -64,18 +65,43 @@ class WorkerRun:
     events: int
     dead_letters: int
     complete: bool
+    cpu_s: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Assigned(ConsumerRebalanceListener):
+    """Notes when the group gave the consumer its partitions."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        """Nothing to do."""
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        """Note the first assignment."""
+        self.at = self.at or time.perf_counter()
 
 
 async def _consume(bootstrap: str, topics: Sequence[str], expected: int, timeout: float) -> BaselineRun:
     consumer = AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=bootstrap,
         group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
     )
+    listener = _Assigned()
     started = time.perf_counter()
+    consumer.subscribe(topics=list(topics), listener=listener)
     await consumer.start()
-    messages = not_json = first_count = 0
+    messages = not_json = 0
     first_at = 0.0
     try:
         while messages < expected:
@@ -90,11 +116,11 @@ async def _consume(bootstrap: str, topics: Sequence[str], expected: int, timeout
                         not_json += 1
                 messages += len(records)
             if not first_at and messages:
-                first_at, first_count = time.perf_counter() - started, messages
+                first_at = time.perf_counter() - started
         done_at = time.perf_counter() - started
     finally:
         await consumer.stop()
-    return BaselineRun(messages, not_json, first_at, first_count, done_at)
+    return BaselineRun(messages, not_json, listener.at - started, first_at, done_at)
 
 
 def run_baseline(bootstrap: str, topics: Sequence[str], expected: int, timeout: float) -> BaselineRun:
@@ -131,10 +157,10 @@ def run_worker(worker: Worker, valid: int, malformed: int, timeout: float, poll:
         now = time.perf_counter() - started
         if not first_at and events:
             first_at, first_count = now, events
-        if events >= valid and dead >= malformed:
-            return WorkerRun(port_at, first_at, first_count, now, events, dead, True)
-        if now > timeout:
-            return WorkerRun(port_at, first_at, first_count, now, events, dead, False)
+        complete = events >= valid and dead >= malformed
+        if complete or now > timeout:
+            cpu = _cpu_seconds(worker.process.pid)
+            return WorkerRun(port_at, first_at, first_count, now, events, dead, complete, cpu)
         time.sleep(poll)
 
 
@@ -152,9 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--visitors", type=int, default=20_000, help="simulated visitors (about 4 events each)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for the worker to drain")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds allowed for the worker to drain")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between store polls")
+    parser.add_argument("--sink-interval", type=float, help="LEADFLOW_SINK_INTERVAL of the worker (default: its own)")
+    parser.add_argument("--sink-batch-rows", type=int, help="LEADFLOW_SINK_BATCH_ROWS of the worker (default: its own)")
     args = parser.parse_args(argv)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the coordinator's first-use complaints
 
     figures: dict[str, Any] = {"benchmark": "kafka_path", "visitors": args.visitors, "seed": args.seed}
     figures["load_before"] = _load()
@@ -180,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 LEADFLOW_STATE_DIR=str(root / "faust"),
                 LEADFLOW_WEB_PORT=str(free_port()),
             )
+            if args.sink_interval is not None:
+                env["LEADFLOW_SINK_INTERVAL"] = str(args.sink_interval)
+            if args.sink_batch_rows is not None:
+                env["LEADFLOW_SINK_BATCH_ROWS"] = str(args.sink_batch_rows)
             started = time.perf_counter()
             sent = int(leadflow_json(["produce", str(path)], env, root)["sent"])
             produced_s = time.perf_counter() - started
@@ -195,17 +228,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             topics = [env["LEADFLOW_TOPIC_PREFIX"] + t for t in INPUT_TOPICS]
             base = run_baseline(kafka.bootstrap, topics, sent, args.timeout)
             base_total = _rate(base.messages, base.done_at)
-            base_steady = _rate(base.messages - base.first_batch_messages, base.done_at - base.first_batch_at)
+            base_steady = _rate(base.messages, base.done_at - base.assigned_at)
             print(
-                f"(a) aiokafka consume+orjson: {base_total:>9,.0f} events/s incl. start "
-                f"({base.messages:,} in {base.done_at:.2f} s; first batch after {base.first_batch_at:.2f} s), "
-                f"{base_steady:>9,.0f} events/s after the first batch"
+                f"(a) aiokafka consume+orjson: {base_total:>9,.0f} events/s incl. start-up "
+                f"({base.messages:,} in {base.done_at:.2f} s; partitions assigned after {base.assigned_at:.2f} s, "
+                f"first batch after {base.first_batch_at:.2f} s)",
+                flush=True,
             )
+            print(f"                             {base_steady:>9,.0f} events/s excl. start-up (assigned -> done)")
 
             worker = Worker(env, root)
             run = run_worker(worker, summary.valid, summary.malformed, args.timeout, args.poll)
-            lf_total = _rate(sent, run.done_at)
-            lf_excl = _rate(sent, run.done_at - run.port_at)
+            processed = sent if run.complete else run.events + run.dead_letters  # partial: duplicates not seen
+            lf_total = _rate(processed, run.done_at)
+            lf_excl = _rate(processed, run.done_at - run.port_at)
             lf_steady = _rate(run.events - run.first_row_count, run.done_at - run.first_row_at)
             state = "all events stored" if run.complete else f"TIMEOUT: {run.events:,} events stored"
             print(
@@ -216,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"                             {lf_excl:>9,.0f} events/s excl. start-up (web port -> done), "
                 f"{lf_steady:>9,.0f} stored rows/s after the first row"
+            )
+            print(
+                f"                             worker CPU {run.cpu_s:.1f} s over {run.done_at:.1f} s "
+                f"({run.cpu_s / run.done_at:.0%} of one core)"
             )
         finally:
             if worker is not None:
@@ -240,14 +280,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "partitions": args.partitions,
             "produce_s": round(produced_s, 3),
             "baseline_s": round(base.done_at, 3),
+            "baseline_startup_s": round(base.assigned_at, 3),
             "baseline_first_batch_s": round(base.first_batch_at, 3),
             "baseline_not_json": base.not_json,
             "baseline_events_per_s": round(base_total),
-            "baseline_events_per_s_after_first_batch": round(base_steady),
+            "baseline_events_per_s_excl_startup": round(base_steady),
             "worker_complete": run.complete,
             "worker_s": round(run.done_at, 3),
+            "worker_cpu_s": round(run.cpu_s, 2),
+            "worker_sink_interval": env.get("LEADFLOW_SINK_INTERVAL", "default"),
+            "worker_sink_batch_rows": env.get("LEADFLOW_SINK_BATCH_ROWS", "default"),
             "worker_startup_s": round(run.port_at, 3),
             "worker_first_row_s": round(run.first_row_at, 3),
+            "worker_events_processed": processed,
             "worker_events_stored": run.events,
             "worker_dead_letters_stored": run.dead_letters,
             "worker_events_per_s": round(lf_total),

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.agreements import load_agreements
+from pipelines.core.sla import Judge
 from pipelines.replay import Replayer, ReplayStats, read_lines
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 
@@ -52,23 +54,27 @@ class NullStore:
         """Nothing to release."""
 
 
-def run_core(lines: list[tuple[int, bytes]], topic: str) -> ReplayStats:
-    """Feed every line through the core, as `replay_file` does, into the null store."""
-    replayer = Replayer(NullStore(), FIXED_NOW, topic)
+def run_core(lines: list[tuple[int, bytes]], topic: str, judge: Judge) -> ReplayStats:
+    """Feed every line through the core, as `replay_file` does (SLA clocks included), into the null store."""
+    replayer = Replayer(NullStore(), FIXED_NOW, topic, judge)
     for number, raw in lines:
         replayer.feed(raw, number)
     return replayer.finish()
 
 
-def time_core(lines: list[tuple[int, bytes]], topic: str, repeat: int) -> tuple[list[float], ReplayStats]:
-    """Run the core `repeat` times; return the seconds of each run and the last run's stats."""
+def time_core(
+    lines: list[tuple[int, bytes]], topic: str, judge: Judge, repeat: int
+) -> tuple[list[float], list[float], ReplayStats]:
+    """Run the core `repeat` times; return the wall and CPU seconds of each run and the last run's stats."""
     seconds: list[float] = []
+    cpu: list[float] = []
     stats = ReplayStats()
     for _ in range(repeat):
-        started = time.perf_counter()
-        stats = run_core(lines, topic)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        stats = run_core(lines, topic, judge)
         seconds.append(time.perf_counter() - started)
-    return seconds, stats
+        cpu.append(time.process_time() - started_cpu)
+    return seconds, cpu, stats
 
 
 def _where(func: tuple[str, int, str]) -> str:
@@ -82,11 +88,13 @@ def _where(func: tuple[str, int, str]) -> str:
     return f"{filename}:{line}({name})"
 
 
-def profile_core(lines: list[tuple[int, bytes]], topic: str, top: int) -> tuple[list[dict[str, Any]], ...]:
+def profile_core(
+    lines: list[tuple[int, bytes]], topic: str, judge: Judge, top: int
+) -> tuple[list[dict[str, Any]], ...]:
     """Profile one core run; return the top functions by cumulative and by own time."""
     profiler = cProfile.Profile()
     profiler.enable()
-    run_core(lines, topic)
+    run_core(lines, topic, judge)
     profiler.disable()
     stats = pstats.Stats(profiler)
     tables: list[list[dict[str, Any]]] = []
@@ -122,7 +130,7 @@ def run_replay(path: Path, store_dir: Path, timeout: float) -> tuple[float, dict
     return wall, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _rate(events: int, seconds: float) -> float:
+def _rate(events: float, seconds: float) -> float:
     return events / seconds if seconds > 0 else 0.0
 
 
@@ -147,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed for `leadflow replay`")
     args = parser.parse_args(argv)
 
+    load_before = "/".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average (1/5/15 min) before: {load_before} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-replay-") as tmp:
         root = Path(tmp)
         path = root / "events.jsonl"
@@ -165,16 +175,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (a) the core, no store
         lines = list(read_lines(path))
         topic = f"replay:{path.name}"
-        run_core(lines[: min(len(lines), 2000)], topic)  # warm-up: imports, first-call costs
-        seconds, core_stats = time_core(lines, topic, max(1, args.repeat))
+        # the repository's agreements, as the `leadflow replay` below loads them (its LEADFLOW_AGREEMENTS)
+        judge = Judge(load_agreements(REPO / "agreements"))
+        run_core(lines[: min(len(lines), 2000)], topic, judge)  # warm-up: imports, first-call costs
+        seconds, cpu, core_stats = time_core(lines, topic, judge, max(1, args.repeat))
         if core_stats.lines != events or core_stats.invalid != summary.malformed:
             raise RuntimeError(f"core saw {core_stats.lines} lines / {core_stats.invalid} invalid, expected {events}")
         best, median = min(seconds), statistics.median(seconds)
         core_rate = _rate(events, best)
+        cpu_rate = _rate(events, min(cpu))
         print(
             f"(a) core, no store:     {core_rate:>10,.0f} events/s  (best of {len(seconds)}: {best:.3f} s; "
             f"median {median:.3f} s = {_rate(events, median):,.0f} events/s; {core_stats.leads:,} leads)"
         )
+        print(f"    per CPU second:     {cpu_rate:>10,.0f} events/s  (best CPU time {min(cpu):.3f} s)")
 
         # (b) leadflow replay end to end, in its own process
         empty = root / "empty.jsonl"
@@ -184,15 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if replay_stats["lines"] != events or replay_stats["invalid"] != summary.malformed:
             raise RuntimeError(f"leadflow replay reported {replay_stats}, expected {events} lines")
         replay_rate = _rate(events, wall)
-        net_rate = _rate(events, wall - startup)
+        net_rate = _rate(events, wall - startup)  # 0 when start-up noise exceeds the work (tiny inputs)
         print(
             f"(b) leadflow replay:    {replay_rate:>10,.0f} events/s  (wall {wall:.2f} s into a fresh chDB store, "
             f"as a subprocess)"
         )
-        print(
-            f"    without start-up:   {net_rate:>10,.0f} events/s  "
-            f"(start-up = replay of an empty file: {startup:.2f} s)"
-        )
+        net_text = f"{net_rate:>10,.0f}" if net_rate else f"{'n/a':>10}"
+        print(f"    without start-up:   {net_text} events/s  (start-up = replay of an empty file: {startup:.2f} s)")
 
     ratio = _rate(replay_rate, core_rate)
     ratio_net = _rate(net_rate, core_rate)
@@ -203,12 +215,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'MET' if meets else 'NOT MET'} ({core_rate / TARGET_CORE_EVENTS_PER_S:.2f}x of target)"
     )
 
-    by_cumulative, by_own = profile_core(lines, topic, args.top)
+    by_cumulative, by_own = profile_core(lines, topic, judge, args.top)
     _print_profile(f"profile of (a), top {args.top} by cumulative time (cProfile, one run):", by_cumulative)
     _print_profile(f"profile of (a), top {args.top} by own time:", by_own)
 
+    load_after = "/".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average after: {load_after} (other processes on this machine skew every figure)")
     figures = {
         "benchmark": "replay",
+        "load_before": load_before,
+        "load_after": load_after,
         "visitors": args.visitors,
         "seed": args.seed,
         "events": events,
@@ -218,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "core_seconds_best": round(best, 4),
         "core_seconds_median": round(median, 4),
         "core_events_per_s": round(core_rate),
+        "core_events_per_cpu_s": round(cpu_rate),
+        "core_cpu_seconds_best": round(min(cpu), 4),
         "replay_wall_s": round(wall, 3),
         "replay_events_per_s": round(replay_rate),
         "replay_startup_s": round(startup, 3),

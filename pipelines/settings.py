@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
@@ -22,13 +23,19 @@ def _check_store(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("expected chdb:PATH or http(s)://user:password@host:port/database")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError("the port must be a number from 1 to 65535")
     return value
 
 
 def _check_bootstrap(value: str) -> str:
     for server in value.split(","):
         host, _, port = server.strip().rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
             raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
     return value
 
@@ -69,6 +76,13 @@ class Settings(BaseSettings):
         return parts.scheme, parts.hostname or "", port, unquote(parts.username or "default"), password, database
 
 
+def _redacted(value: object) -> object:
+    """Hide the password of a URL before it is shown."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", value)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment (and flag overrides), or raise ConfigError with one clear line."""
     try:
@@ -76,4 +90,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
-        raise ConfigError(f"LEADFLOW_{field.upper()}: {first['msg']} (got {first.get('input')!r})") from None
+        shown = _redacted(first.get("input")) if field == "store" else first.get("input")
+        raise ConfigError(f"LEADFLOW_{field.upper()}: {first['msg']} (got {shown!r})") from None

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
 Optional = Annotated[str, Field(max_length=4096)] | None
+
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: object) -> object:
+    """Accept only RFC 3339 text with an offset (not Unix numbers or other ISO 8601 forms)."""
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-02T09:15:00+01:00")
+    return value
 
 
 class Stage(StrEnum):
@@ -99,7 +110,7 @@ class Envelope(BaseModel):
     id: NonEmpty
     source: NonEmpty
     type: str
-    time: Annotated[AwareDatetime, Field(strict=False)]
+    time: Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False)]
     subject: NonEmpty
     data: _Data
 

@@ -35,9 +35,14 @@ die() {
     exit 1
 }
 
-usage() {
-    sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
+usage() { # usage [EXIT_CODE]: 0 prints to stdout (asked for help), otherwise to stderr
+    local code=${1:-2}
+    if [[ "$code" -eq 0 ]]; then
+        sed -n '5,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    else
+        sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$code"
 }
 
 now() { echo "${EPOCHREALTIME/,/.}"; }
@@ -128,7 +133,7 @@ parse_args() { # parse_args COMMAND ARGS...
             --dir=*) DIR=${1#*=}; shift ;;
             --controller-port) CPORT=${2:?--controller-port needs a value}; shift 2 ;;
             --controller-port=*) CPORT=${1#*=}; shift ;;
-            -h|--help) usage ;;
+            -h|--help) usage 0 ;;
             *) die "unknown argument: $1" ;;
         esac
     done
@@ -230,6 +235,10 @@ log.dirs=$DIR/logs
 num.partitions=1
 auto.create.topics.enable=false
 offsets.topic.replication.factor=1
+# 5 rather than 50 partitions for the internal topics: the first consumer group (or transaction) on a
+# fresh broker waits for them to be created, ~1 s less here; plenty for one local broker.
+offsets.topic.num.partitions=5
+transaction.state.log.num.partitions=5
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
@@ -462,7 +471,7 @@ main() {
         start) parse_args start "$@"; start ;;
         stop) parse_args stop "$@"; stop ;;
         status) parse_args status "$@"; status ;;
-        -h|--help|help) usage ;;
+        -h|--help|help) usage 0 ;;
         *) die "unknown command: $cmd (fetch | start | stop | status)" ;;
     esac
 }

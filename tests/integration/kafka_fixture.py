@@ -160,6 +160,7 @@ def _has_live_threads(pid: int) -> bool:
         except (FileNotFoundError, ProcessLookupError):
             continue
         # The state follows the parenthesised thread name, which may itself hold spaces or parentheses.
-        if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+        fields = stat.rpartition(")")[2].split()
+        if fields and fields[0] not in ("Z", "X"):
             return True
     return False

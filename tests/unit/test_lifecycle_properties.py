@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -62,6 +63,12 @@ specs = st.lists(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _event(spec: tuple[tuple[str, Any], datetime, bool, int]) -> Event:
+    """Build and validate once: hypothesis replays the same specs across tests."""
+    return parse(_build(spec))
+
+
 def _build(spec: tuple[tuple[str, Any], datetime, bool, int]) -> bytes:
     (kind, param), moment, other, number = spec
     event_id = f"e{number}"
@@ -82,7 +89,7 @@ def histories(draw: st.DrawFn) -> list[Event]:
     """Distinct events of one lead (unique by (source, id)), in generation order."""
     events: dict[tuple[str, str], Event] = {}
     for spec in draw(specs):
-        event = parse(_build(spec))
+        event = _event(spec)
         events.setdefault(event.key, event)
     return list(events.values())
 
@@ -235,6 +242,7 @@ visits = st.lists(
 links = st.lists(st.sampled_from(["L1", "L2", "L3"]), max_size=5)
 
 
+@functools.lru_cache(maxsize=4096)
 def _visit(spec: tuple[datetime, str, int, str | None]) -> Event:
     moment, source, number, campaign = spec
     kwargs = {"utm_source": campaign, "utm_medium": "cpc", "utm_campaign": f"c-{number}"} if campaign else {}

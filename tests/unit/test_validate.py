@@ -164,6 +164,9 @@ def test_time_is_converted_to_utc_and_truncated_to_milliseconds() -> None:
         ("2026-11-02T04:00:00-05:00", T0),
         ("2026-11-02T14:30:00.0009+05:30", T0.replace(microsecond=0)),
         ("2026-11-02T09:00:00.5Z", T0.replace(microsecond=500000)),
+        ("2026-11-02T09:00:00.123456789Z", T0.replace(microsecond=123000)),
+        ("2026-11-02t09:00:00z", T0),
+        ("2026-11-02T09:00:00-00:00", T0),
     ],
 )
 def test_times_of_any_offset_become_the_same_utc_instant(text: str, expected: datetime) -> None:

@@ -1,0 +1,49 @@
+# leadflow: the entry points developers and CI use. `make test` is what .ci/run calls.
+#
+#   make venv        .venv with leadflow and its dev tools (reinstalled when pyproject.toml changes)
+#   make kafka-jars  the Apache Kafka jars from Maven Central, for the local broker (deploy/local/kafka.sh)
+#   make lint        ruff + mypy
+#   make test        lint, then pytest (the integration tests start their own Kafka on free ports)
+#   make demo        Kafka, a worker, the simulator and the live board on this machine
+#
+# Variables: PYTHON (the interpreter that creates .venv, default python3; leadflow needs 3.11),
+#            PYTEST_ARGS (extra pytest arguments, e.g. make test PYTEST_ARGS="-k lifecycle -x").
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv kafka-jars lint test demo
+
+venv: $(STAMP)
+
+# Rebuilt only when pyproject.toml is newer than the stamp (or the stamp is missing).
+$(STAMP): pyproject.toml
+	@if [ ! -x $(VENV)/bin/python ]; then \
+		echo "creating $(VENV) with $$(command -v $(PYTHON)) ($$($(PYTHON) --version 2>&1))"; \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]'
+	touch $(STAMP)
+
+kafka-jars:
+	bash deploy/local/kafka.sh fetch
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: venv kafka-jars
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	@rc=0; $(VENV)/bin/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); that is a failure" >&2; fi; \
+	exit $$rc
+
+demo: venv kafka-jars
+	$(VENV)/bin/leadflow demo
