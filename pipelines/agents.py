@@ -12,11 +12,13 @@ import orjson
 from pipelines import metrics
 from pipelines.core.codec import lead_from_bytes, lead_to_bytes, visitor_from_bytes, visitor_to_bytes
 from pipelines.core.identity import VisitorState
+from pipelines.core.messages import from_check_message
 from pipelines.core.model import Event, Invalid, Origin
 from pipelines.core.steps import Link, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
 from pipelines.sink_service import BatchingSink
-from pipelines.topics import VISITOR_LINKS, TopicNames
+from pipelines.sla_agent import SlaShell
+from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Wiring:
     links_topic: Any
     deadletter_topic: Any
     sink: BatchingSink
+    sla: SlaShell
 
 
 def _origin(event: Any, names: TopicNames) -> Origin:
@@ -62,9 +65,21 @@ def _parsed(raw: Any, origin: Origin) -> Event | Invalid:
     return parse_event(bytes(raw), origin.topic)
 
 
+async def handle_check_message(w: Wiring, event: Any) -> None:
+    """Judge the clocks of a lead that fell due (a check sent by the timer)."""
+    lead_id = from_check_message(event.value)
+    stored = w.leads.get(lead_id.encode())
+    if stored:
+        await w.sla.judge_lead(lead_from_bytes(stored), event.message.partition, datetime.now(UTC))
+
+
 async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
     """Validate one lead-topic message, apply it to its lead, and hand its rows to the sink."""
     origin = _origin(event, w.names)
+    if origin.topic == SLA_CHECKS:
+        await handle_check_message(w, event)
+        await w.sink.added(_acker(stream, event))
+        return
     parsed = _parsed(event.value, origin)
     if isinstance(parsed, Invalid):
         await _dead_letter(w, parsed, origin)
@@ -81,6 +96,7 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
             metrics.DUPLICATES.labels(parsed.type).inc()
         w.sink.batch.add_event(parsed, origin)
         w.sink.batch.add_lead(effects.state)
+        await w.sla.judge_lead(effects.state, origin.partition, datetime.now(UTC))
         for link in effects.links:
             value = orjson.dumps({"visitor_id": link.visitor_id, "lead_id": link.lead_id})
             await w.links_topic.send(key=link.visitor_id.encode(), value=value)

@@ -6,18 +6,24 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
+from mode.types.signals import BaseSignalT
 
 from pipelines.agents import Wiring, register_agents
+from pipelines.core.sla import Judge
 from pipelines.settings import Settings
 from pipelines.sink_service import BatchingSink
+from pipelines.sla_agent import SlaShell
 from pipelines.store.client import Store
-from pipelines.topics import DEADLETTER, LEAD_TOPICS, VISITOR_LINKS, VISITS, TopicNames
+from pipelines.topics import DEADLETTER, LEAD_TOPICS, SLA, SLA_CHECKS, STAGES, VISITOR_LINKS, VISITS, TopicNames
 from pipelines.web import register_pages
 
+SLA_TICK = 0.2  # seconds: a breach is published within about this much (plus a Kafka round trip) of its deadline
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
-def create_app(settings: Settings, store: Store, executor: ThreadPoolExecutor) -> tuple[faust.App, BatchingSink]:
+def create_app(
+    settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge
+) -> tuple[faust.App, BatchingSink]:
     """Build the worker's Faust app around a store."""
     names = TopicNames(settings.topic_prefix)
     app = faust.App(
@@ -42,15 +48,27 @@ def create_app(settings: Settings, store: Store, executor: ThreadPoolExecutor) -
         value_serializer="raw",
     )
     partitions = settings.partitions
-    lead_topic = app.topic(*(names.name(t) for t in LEAD_TOPICS), partitions=partitions, **RAW)
+    lead_topic = app.topic(*(names.name(t) for t in (*LEAD_TOPICS, SLA_CHECKS)), partitions=partitions, **RAW)
     visitor_topic = app.topic(names.name(VISITS), names.name(VISITOR_LINKS), partitions=partitions, **RAW)
     links_topic = app.topic(names.name(VISITOR_LINKS), partitions=partitions, **RAW)
     deadletter_topic = app.topic(names.name(DEADLETTER), **RAW)
     leads = app.Table("leads", partitions=partitions, key_type=bytes, value_type=bytes)
     visitors = app.Table("visitors", partitions=partitions, key_type=bytes, value_type=bytes)
-    sink = BatchingSink(store, executor, settings.sink_batch_rows)
-    wiring = Wiring(app, names, leads, visitors, links_topic, deadletter_topic, sink)
+    clocks = app.Table("sla", partitions=partitions, key_type=bytes, value_type=bytes)
+    sink = BatchingSink(store, executor, settings.sink_batch_rows, judge)
+    checks_topic = app.topic(names.name(SLA_CHECKS), partitions=partitions, **RAW)
+    sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, sink)
+    wiring = Wiring(app, names, leads, visitors, links_topic, deadletter_topic, sink, sla)
     register_agents(wiring, lead_topic, visitor_topic)
+
+    @app.timer(interval=SLA_TICK)
+    async def sla_tick() -> None:
+        await sla.tick()
+
+    @app.on_rebalance_complete.connect
+    async def rebuild_deadlines(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == names.name(STAGES)}
+        sla.rebuild(owned)
 
     @app.timer(interval=settings.sink_interval)
     async def flush_sink() -> None:

@@ -30,3 +30,20 @@ SINK_SECONDS = Histogram(
     registry=REGISTRY,
 )
 SINK_PENDING = Gauge("leadflow_sink_pending_rows", "Rows waiting for the store", registry=REGISTRY)
+
+SLA_LABELS = ["handoff", "agreement"]
+SLA_BREACHES = Counter("leadflow_sla_breaches_total", "Handoff clocks breached", SLA_LABELS, registry=REGISTRY)
+SLA_WARNINGS = Counter(
+    "leadflow_sla_warnings_total", "Handoff clocks past their warning", SLA_LABELS, registry=REGISTRY
+)
+SLA_MET = Counter("leadflow_sla_met_total", "Handoff clocks met", SLA_LABELS, registry=REGISTRY)
+SLA_OPEN = Gauge(
+    "leadflow_sla_open_clocks", "Leads with a handoff clock still to judge, on this worker", registry=REGISTRY
+)
+SLA_BUSINESS_SECONDS = Histogram(
+    "leadflow_sla_business_seconds",
+    "Business seconds from a clock's start to its stop (met clocks)",
+    ["handoff"],
+    buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 432000),
+    registry=REGISTRY,
+)

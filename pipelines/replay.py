@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.core.codec import to_ms
+from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
 from pipelines.core.lead import LeadState
 from pipelines.core.model import Event, Invalid, Origin
-from pipelines.core.steps import Link, lead_step, link_step, visit_step
+from pipelines.core.sla import Judge
+from pipelines.core.steps import Link, lead_step, link_step, sla_step, visit_step
 from pipelines.core.validate import parse_event
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
@@ -27,6 +30,7 @@ class ReplayStats:
     duplicates: int = 0
     invalid: int = 0
     leads: int = 0
+    sla_events: int = 0
     latest_event_at: datetime | None = None
     by_type: dict[str, int] = field(default_factory=dict)
 
@@ -34,13 +38,18 @@ class ReplayStats:
 class Replayer:
     """Feeds raw lines through the core; lead and visitor states live in memory until `finish`."""
 
-    def __init__(self, store: Store, received_at: datetime, origin_topic: str) -> None:
+    def __init__(self, store: Store, received_at: datetime, origin_topic: str, judge: Judge) -> None:
+        self._judge = judge
+        self._sla_on = any(a.handoffs for a in judge.agreements)
+        self._published: dict[str, frozenset[str]] = {}
+        self._index = DeadlineIndex()
+        self._now: datetime | None = None
         self._store = store
         self._received_at = received_at
         self._topic = origin_topic
         self._leads: dict[str, LeadState] = {}
         self._visitors: dict[str, VisitorState] = {}
-        self._batch = RowBatch()
+        self._batch = RowBatch(judge)
         self.stats = ReplayStats()
 
     def feed(self, raw: bytes, line_number: int) -> None:
@@ -57,6 +66,7 @@ class Replayer:
             self._visit(event)
         else:
             self._lead(event)
+        self._advance(event.time)
         if len(self._batch.events) >= EVENT_FLUSH_ROWS:
             self._flush_rows()
 
@@ -72,11 +82,30 @@ class Replayer:
         for link in effects.links:
             self._link(link)
         self._count(event, duplicate=not effects.new)
+        self._judge_lead(event.subject, max(event.time, self._now or event.time))
 
     def _link(self, link: Link) -> None:
         effects = link_step(self._visitors.get(link.visitor_id), link)
         self._visitors[link.visitor_id] = effects.state
         self._batch.add_first_touches(effects.first_touches)
+
+    def _judge_lead(self, lead_id: str, now: datetime) -> None:
+        """Publish what fell due by replay time `now` (time advances with the events)."""
+        if not self._sla_on:
+            return
+        effects = sla_step(self._leads[lead_id], self._published.get(lead_id, frozenset()), self._judge, now)
+        self._published[lead_id] = effects.published
+        self._batch.add_sla_events(effects.events, now)
+        self.stats.sla_events += len(effects.events)
+        due = None if effects.next_due is None else to_ms(effects.next_due)
+        self._index.schedule(lead_id, 0, due)
+
+    def _advance(self, time: datetime) -> None:
+        if self._now is not None and time <= self._now:
+            return
+        self._now = time
+        for lead_id, _partition in self._index.pop_due(to_ms(time)):
+            self._judge_lead(lead_id, time)
 
     def _count(self, event: Event, duplicate: bool) -> None:
         self.stats.valid += 1
@@ -89,7 +118,7 @@ class Replayer:
         leads = self._batch.leads
         self._batch.leads = {}
         self._batch.write(self._store)
-        self._batch = RowBatch()
+        self._batch = RowBatch(self._judge)
         self._batch.leads = leads
 
     def finish(self) -> ReplayStats:
@@ -97,7 +126,7 @@ class Replayer:
         for state in self._leads.values():
             self._batch.add_lead(state)
         self._batch.write(self._store)
-        self._batch = RowBatch()
+        self._batch = RowBatch(self._judge)
         self.stats.leads = len(self._leads)
         self._store.insert(
             "store_runs",
@@ -117,10 +146,14 @@ def read_lines(path: Path) -> Iterable[tuple[int, bytes]]:
 
 
 def replay_file(
-    path: Path, store: Store, on_line: Callable[[int], None] | None = None, now: datetime | None = None
+    path: Path,
+    store: Store,
+    judge: Judge,
+    on_line: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> ReplayStats:
     """Replay a JSON-lines file into the store; `on_line` is called with the bytes done so far."""
-    replayer = Replayer(store, now or datetime.now(UTC), f"replay:{path.name}")
+    replayer = Replayer(store, now or datetime.now(UTC), f"replay:{path.name}", judge)
     done = 0
     for number, raw in read_lines(path):
         replayer.feed(raw, number)

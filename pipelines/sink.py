@@ -12,13 +12,16 @@ from pipelines.core.rows import (
     DEAD_LETTER_COLUMNS,
     EVENT_COLUMNS,
     FIRST_TOUCH_COLUMNS,
+    SLA_EVENT_COLUMNS,
     SNAPSHOT_COLUMNS,
     Row,
     to_dead_letter_row,
     to_event_row,
     to_first_touch_row,
+    to_sla_event_row,
     to_snapshot_row,
 )
+from pipelines.core.sla import Judge, SlaEvent
 from pipelines.store.client import Store
 
 
@@ -28,14 +31,18 @@ class RowBatch:
     Every row carries its idempotency key, so writing a batch twice, or an event in two batches, counts once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, judge: Judge | None = None) -> None:
+        self.judge = judge
+        self.sla_events: dict[str, Row] = {}
         self.events: dict[tuple[str, str], Row] = {}
         self.leads: dict[str, LeadState] = {}
         self.first_touches: dict[tuple[str, str, str, str], Row] = {}
         self.dead_letters: dict[tuple[str, int, int], Row] = {}
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.leads) + len(self.first_touches) + len(self.dead_letters)
+        return (
+            len(self.events) + len(self.leads) + len(self.first_touches) + len(self.dead_letters) + len(self.sla_events)
+        )
 
     def add_event(self, event: Event, origin: Origin) -> None:
         """Add a valid input event."""
@@ -58,14 +65,20 @@ class RowBatch:
             invalid, origin, received_at
         )
 
+    def add_sla_events(self, events: Iterable[SlaEvent], published_at: datetime) -> None:
+        """Add published SLA events."""
+        for event in events:
+            self.sla_events[event.id] = to_sla_event_row(event, published_at)
+
     def tables(self) -> list[tuple[str, list[Row], tuple[str, ...]]]:
         """Return (table, rows, columns) for every table with rows, snapshots derived now."""
-        snapshots = [to_snapshot_row(snapshot(s)) for s in self.leads.values()]
+        snapshots = [to_snapshot_row(snapshot(s, self.judge)) for s in self.leads.values()]
         candidates = [
             ("events", list(self.events.values()), EVENT_COLUMNS),
             ("lead_snapshots", snapshots, SNAPSHOT_COLUMNS),
             ("first_touch_candidates", list(self.first_touches.values()), FIRST_TOUCH_COLUMNS),
             ("dead_letters", list(self.dead_letters.values()), DEAD_LETTER_COLUMNS),
+            ("sla_events", list(self.sla_events.values()), SLA_EVENT_COLUMNS),
         ]
         return [c for c in candidates if c[1]]
 

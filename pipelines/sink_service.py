@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pipelines import metrics
+from pipelines.core.sla import Judge
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
 from pipelines.store.exceptions import StoreError
@@ -27,11 +28,12 @@ MAX_BACKOFF = 30.0
 class BatchingSink:
     """Rows gathered from the agents, written when `batch_rows` are waiting or every interval."""
 
-    def __init__(self, store: Store, executor: ThreadPoolExecutor, batch_rows: int) -> None:
+    def __init__(self, store: Store, executor: ThreadPoolExecutor, batch_rows: int, judge: Judge) -> None:
+        self._judge = judge
         self._store = store
         self._executor = executor
         self._batch_rows = batch_rows
-        self._batch = RowBatch()
+        self._batch = RowBatch(judge)
         self._acks: list[Ack] = []
         self._lock = asyncio.Lock()
 
@@ -53,7 +55,7 @@ class BatchingSink:
             batch, acks = self._batch, self._acks
             if not acks and not len(batch):
                 return
-            self._batch, self._acks = RowBatch(), []
+            self._batch, self._acks = RowBatch(self._judge), []
             await self._write(batch)
             for ack in acks:
                 await ack()

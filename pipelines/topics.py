@@ -12,6 +12,7 @@ DEALS = "leadflow.deals"
 DEADLETTER = "leadflow.deadletter"
 SLA = "leadflow.sla"
 VISITOR_LINKS = "leadflow.internal.visitor-links"
+SLA_CHECKS = "leadflow.internal.sla-checks"
 
 INPUT_TOPICS: tuple[str, ...] = (VISITS, FORMS, STAGES, ACTIVITIES, DEALS)
 LEAD_TOPICS: tuple[str, ...] = (FORMS, STAGES, ACTIVITIES, DEALS)
@@ -51,7 +52,7 @@ class TopicNames:
 
     def co_partitioned(self) -> tuple[str, ...]:
         """Return every topic whose partitions must line up with the state tables."""
-        return (*self.inputs(), self.name(VISITOR_LINKS))
+        return (*self.inputs(), self.name(VISITOR_LINKS), self.name(SLA_CHECKS))
 
     def all(self) -> tuple[str, ...]:
         """Return every topic leadflow creates itself."""

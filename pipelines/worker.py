@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import faust
 
+from pipelines.agreements import load_agreements
+from pipelines.core.sla import Judge
 from pipelines.faust_app import create_app
 from pipelines.kafka_admin import ensure_topics
 from pipelines.settings import Settings
@@ -23,7 +25,8 @@ def run_worker(settings: Settings) -> int:
     store = open_store(settings, prefer_worker=False)
     store.insert("store_runs", [(datetime.now(UTC), "live", None)], ("started_at", "kind", "latest_event_at"))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")
-    app, _sink = create_app(settings, store, executor)
+    judge = Judge(load_agreements(settings.agreements))
+    app, _sink = create_app(settings, store, executor, judge)
     owner = owner_file(settings.chdb_path) if settings.chdb_path else None
     if owner is not None:
         url = f"http://{settings.web_host}:{settings.web_port}"

@@ -131,5 +131,3 @@ class Agreement(_Strict):
     def in_force_on(self, day: date) -> bool:
         """Say whether the agreement is in force on a (local) day."""
         return self.effective_from <= day < self.effective_to
-
-

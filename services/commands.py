@@ -32,6 +32,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a JSON-lines file into the store."""
+    from pipelines.core.sla import Judge
     from pipelines.replay import replay_file
 
     settings = load_settings()
@@ -42,7 +43,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
         task = progress.add_task("replay", total=size)
-        stats = replay_file(args.file, store, on_line=lambda done: progress.update(task, completed=done))
+        judge = Judge(load_agreements(settings.agreements))
+        stats = replay_file(args.file, store, judge, on_line=lambda done: progress.update(task, completed=done))
         progress.update(task, completed=size)
     store.close()
     summary = {**asdict(stats), "latest_event_at": stats.latest_event_at.isoformat() if stats.latest_event_at else None}

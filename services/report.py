@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.agreements import in_force
-from pipelines.core.funnel import PAIRS, cohort, conversion, window_bounds
+from pipelines.core.funnel import PAIRS, cohort, conversion, sla_section, window_bounds
 from pipelines.core.lifecycle import FUNNEL
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
@@ -79,6 +79,25 @@ def _cohorts(store: Store, params: dict[str, Any]) -> dict[str, tuple[int, int]]
     return {name: (values[2 * i], values[2 * i + 1]) for i, name in enumerate(names)}
 
 
+def _sla(store: Store, params: dict[str, Any], handoffs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    met = f"stopped_at IS NOT NULL AND stopped_at <= deadline AND stopped_at <= {{as_of:{TS}}}"
+    stopped = f"stopped_at IS NOT NULL AND stopped_at <= {{as_of:{TS}}}"
+    rows = store.query(
+        f"""
+        SELECT handoff, count(), countIf({met}),
+               countIf({{as_of:{TS}}} > deadline AND NOT (stopped_at IS NOT NULL AND stopped_at <= deadline)),
+               countIf({stopped}),
+               quantilesExactInclusiveIf(0.5, 0.9)(assumeNotNull(business_seconds), {stopped})
+        FROM sla_clocks
+        WHERE started_at >= {{start:{TS}}} AND started_at < {{end:{TS}}}
+        GROUP BY handoff
+        """,
+        params,
+    )
+    found = {str(r[0]): r[1:] for r in rows}
+    return {name: sla_section(*found.get(name, (0, 0, 0, 0, [0.0, 0.0]))) for name in sorted({*handoffs, *found})}
+
+
 def build_report(
     store: Store, start: date, end: date, agreements: Sequence[Agreement], as_of: datetime | None, now: datetime
 ) -> dict[str, Any]:
@@ -91,6 +110,8 @@ def build_report(
     visits, visitors, tied = _visits(store, params)
     counts: dict[str, int] = {"visits": visits, "visitors": visitors, **_stage_counts(store, params)}
     reached = {"visit_to_lead": (visitors, tied), **_cohorts(store, params)}
+    overlapping = [a for a in agreements if a.effective_from < end and start < a.effective_to]
+    handoffs = [h.name for a in overlapping for h in a.handoffs]
     return {
         "window": {
             "from": start.isoformat(),
@@ -105,4 +126,5 @@ def build_report(
         "conversion": conversion(counts),
         "cohort": cohort(reached),
         "cohort_sizes": {name: {"entered": n, "went_on": k} for name, (n, k) in reached.items()},
+        "sla": _sla(store, params, handoffs) if agreement else {},
     }

@@ -14,18 +14,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 
 
-def _ms(t: datetime) -> int:
+def to_ms(t: datetime) -> int:
+    """Return an instant as whole milliseconds since the epoch."""
     return (t - EPOCH) // MILLISECOND
 
 
-def _dt(ms: int) -> datetime:
+def from_ms(ms: int) -> datetime:
+    """Return the UTC instant of milliseconds since the epoch."""
     return EPOCH + ms * MILLISECOND
 
 
 def lead_to_bytes(state: LeadState) -> bytes:
     """Encode a lead state."""
     moves = [
-        [_ms(m.time), m.source, m.id, m.type, m.stage, m.owner_id, m.human_activity, m.visitor_id] for m in state.moves
+        [to_ms(m.time), m.source, m.id, m.type, m.stage, m.owner_id, m.human_activity, m.visitor_id]
+        for m in state.moves
     ]
     return orjson.dumps([1, state.lead_id, moves])
 
@@ -33,7 +36,7 @@ def lead_to_bytes(state: LeadState) -> bytes:
 def lead_from_bytes(raw: bytes) -> LeadState:
     """Decode a lead state."""
     _version, lead_id, moves = orjson.loads(raw)
-    return LeadState(lead_id, tuple(Move(_dt(m[0]), *m[1:]) for m in moves))
+    return LeadState(lead_id, tuple(Move(from_ms(m[0]), *m[1:]) for m in moves))
 
 
 def visitor_to_bytes(state: VisitorState) -> bytes:
@@ -42,7 +45,7 @@ def visitor_to_bytes(state: VisitorState) -> bytes:
     touch = (
         None
         if t is None
-        else [_ms(t.time), t.source, t.id, t.url, t.referrer, t.utm_source, t.utm_medium, t.utm_campaign]
+        else [to_ms(t.time), t.source, t.id, t.url, t.referrer, t.utm_source, t.utm_medium, t.utm_campaign]
     )
     return orjson.dumps([1, state.visitor_id, touch, list(state.lead_ids)])
 
@@ -50,5 +53,16 @@ def visitor_to_bytes(state: VisitorState) -> bytes:
 def visitor_from_bytes(raw: bytes) -> VisitorState:
     """Decode a visitor state."""
     _version, visitor_id, touch, lead_ids = orjson.loads(raw)
-    first = None if touch is None else Touch(_dt(touch[0]), *touch[1:])
+    first = None if touch is None else Touch(from_ms(touch[0]), *touch[1:])
     return VisitorState(visitor_id, first, tuple(lead_ids))
+
+
+def sla_to_bytes(published: frozenset[str], partition: int, next_due: int | None) -> bytes:
+    """Encode what was published of a lead's clocks, its partition and when it is next due (ms)."""
+    return orjson.dumps([1, partition, sorted(published), next_due])
+
+
+def sla_from_bytes(raw: bytes) -> tuple[frozenset[str], int, int | None]:
+    """Decode (published markers, partition, next due ms)."""
+    _version, partition, published, next_due = orjson.loads(raw)
+    return frozenset(published), int(partition), next_due

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.core.lifecycle import FUNNEL
@@ -39,3 +40,17 @@ def window_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, dat
         datetime.combine(start, time(0), zone).astimezone(UTC),
         datetime.combine(end, time(0), zone).astimezone(UTC),
     )
+
+
+def sla_section(started: int, met: int, breached: int, stopped: int, quantiles: Sequence[float]) -> dict[str, Any]:
+    """One handoff's line of the `sla` section; `open` clocks are neither met nor breached."""
+    p50, p90 = (None, None) if stopped == 0 else (round(float(quantiles[0]), 3), round(float(quantiles[1]), 3))
+    return {
+        "started": int(started),
+        "met": int(met),
+        "breached": int(breached),
+        "open": int(started) - int(met) - int(breached),
+        "compliance": ratio(int(met), int(met) + int(breached)),
+        "p50_business_seconds": p50,
+        "p90_business_seconds": p90,
+    }

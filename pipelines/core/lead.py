@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pipelines.core.lifecycle import Lifecycle, Move, derive, to_move
 from pipelines.core.model import Event
+from pipelines.core.sla import Clock, Judge, derive_clocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class LeadSnapshot:
     lifecycle: Lifecycle
     visitor_ids: tuple[str, ...]
     last_event_at: datetime
+    clocks: tuple[Clock, ...] = ()
 
 
 def apply_event(state: LeadState | None, event: Event) -> tuple[LeadState, bool]:
@@ -51,10 +53,11 @@ def apply_event(state: LeadState | None, event: Event) -> tuple[LeadState, bool]
     return LeadState(current.lead_id, tuple(moves)), True
 
 
-def snapshot(state: LeadState) -> LeadSnapshot:
-    """Derive the lead's snapshot from its state."""
+def snapshot(state: LeadState, judge: Judge | None = None) -> LeadSnapshot:
+    """Derive the lead's snapshot from its state; with a judge, its SLA clocks too."""
     lifecycle = derive(state.moves)
     if lifecycle is None:
         raise ValueError(f"lead {state.lead_id} has no events")
     visitors = tuple(sorted({m.visitor_id for m in state.moves if m.visitor_id}))
-    return LeadSnapshot(state.lead_id, state.revision, lifecycle, visitors, state.moves[-1].time)
+    clocks = derive_clocks(state.moves, lifecycle, judge) if judge else ()
+    return LeadSnapshot(state.lead_id, state.revision, lifecycle, visitors, state.moves[-1].time, clocks)

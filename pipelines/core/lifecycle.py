@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.core.model import Event, EventKey
@@ -44,6 +44,7 @@ class StageEntry:
     episode: int
     stage: str
     entered_at: datetime
+    entered_by: EventKey = field(default=("", ""), compare=False)  # the event that entered it
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +97,17 @@ class _Fold:
     reached: int = 0  # highest funnel rank entered in the open episode
 
 
-def _enter_up_to(fold: _Fold, rank: int, at: datetime, entries: list[StageEntry]) -> bool:
+def _enter_up_to(fold: _Fold, rank: int, move: Move, entries: list[StageEntry]) -> bool:
     """Enter every funnel stage above `lead` not yet entered in the episode, up to `rank`."""
     if rank <= fold.reached:
         return False
-    entries.extend(StageEntry(fold.episode, FUNNEL[r], at) for r in range(max(fold.reached + 1, 1), rank + 1))
+    skipped = range(max(fold.reached + 1, 1), rank + 1)
+    entries.extend(StageEntry(fold.episode, FUNNEL[r], move.time, move.key) for r in skipped)
     fold.reached = rank
     return True
 
 
-def _move_kind(fold: _Fold, target: str, at: datetime, entries: list[StageEntry]) -> str:
+def _move_kind(fold: _Fold, target: str, move: Move, entries: list[StageEntry]) -> str:
     """Apply a stage change to the fold and say what kind of move it was."""
     if target == "recycled":
         fold.episode_open = False
@@ -117,9 +119,9 @@ def _move_kind(fold: _Fold, target: str, at: datetime, entries: list[StageEntry]
         if rank == 0:
             return "backward"
         fold.episode, fold.episode_open, fold.reached = fold.episode + 1, True, 0
-        _enter_up_to(fold, rank, at, entries)
+        _enter_up_to(fold, rank, move, entries)
         return "new_episode"
-    if _enter_up_to(fold, rank, at, entries):
+    if _enter_up_to(fold, rank, move, entries):
         return "forward"
     current = FUNNEL_RANK.get(fold.stage)
     return "backward" if current is not None and rank < current else "lateral"
@@ -132,7 +134,7 @@ def derive(moves: Iterable[Move]) -> Lifecycle | None:
         return None
     first = ordered[0]
     fold = _Fold(stage="lead")
-    entries: list[StageEntry] = [StageEntry(1, "lead", first.time)]
+    entries: list[StageEntry] = [StageEntry(1, "lead", first.time, first.key)]
     transitions: list[Transition] = []
     owner_id: str | None = None
     for move in ordered:
@@ -140,13 +142,13 @@ def derive(moves: Iterable[Move]) -> Lifecycle | None:
         if move is first:
             target = move.stage or "lead"
             if target != "lead":
-                _move_kind(fold, target, move.time, entries)
+                _move_kind(fold, target, move, entries)
             transitions.append(Transition(move.time, move.source, move.id, "", target, fold.episode, "created"))
             fold.stage = target
             continue
         if move.stage is None or move.stage == fold.stage:
             continue
-        kind = _move_kind(fold, move.stage, move.time, entries)
+        kind = _move_kind(fold, move.stage, move, entries)
         transitions.append(Transition(move.time, move.source, move.id, fold.stage, move.stage, fold.episode, kind))
         fold.stage = move.stage
     return Lifecycle(

@@ -8,6 +8,7 @@ from typing import Any
 from pipelines.core.identity import FirstTouch
 from pipelines.core.lead import LeadSnapshot
 from pipelines.core.model import Event, Invalid, Origin
+from pipelines.core.sla import MET, Clock, SlaEvent
 
 Row = tuple[Any, ...]
 
@@ -36,6 +37,7 @@ SNAPSHOT_COLUMNS = (
     "last_event_at",
     "entries",
     "transitions",
+    "clocks",
 )
 FIRST_TOUCH_COLUMNS = (
     "lead_id",
@@ -48,6 +50,21 @@ FIRST_TOUCH_COLUMNS = (
     "utm_source",
     "utm_medium",
     "utm_campaign",
+)
+SLA_EVENT_COLUMNS = (
+    "lead_id",
+    "handoff",
+    "episode",
+    "kind",
+    "event_id",
+    "agreement",
+    "owner_id",
+    "started_at",
+    "deadline",
+    "stopped_at",
+    "business_seconds",
+    "due_at",
+    "published_at",
 )
 DEAD_LETTER_COLUMNS = ("topic", "partition", "offset", "reason", "raw", "received_at")
 
@@ -86,6 +103,42 @@ def to_snapshot_row(snap: LeadSnapshot) -> Row:
         snap.last_event_at,
         entries,
         transitions,
+        [to_clock_tuple(c) for c in snap.clocks],
+    )
+
+
+def to_clock_tuple(clock: Clock) -> tuple[Any, ...]:
+    """One element of `lead_snapshots.clocks`."""
+    return (
+        clock.handoff,
+        clock.agreement,
+        clock.episode,
+        clock.started_at,
+        clock.deadline,
+        clock.warn_at,
+        clock.stopped_at,
+        clock.business_seconds,
+        clock.owner_id or "",
+    )
+
+
+def to_sla_event_row(event: SlaEvent, published_at: datetime) -> Row:
+    """Row of `sla_events`."""
+    clock = event.clock
+    return (
+        event.lead_id,
+        clock.handoff,
+        clock.episode,
+        event.kind,
+        event.id,
+        clock.agreement,
+        clock.owner_id or "",
+        clock.started_at,
+        clock.deadline,
+        clock.stopped_at,
+        clock.business_seconds if event.kind == MET else None,
+        event.at,
+        published_at,
     )
 
 

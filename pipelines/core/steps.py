@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
-from pipelines.core.lead import LeadState, apply_event
+from pipelines.core.lead import LeadState, apply_event, snapshot
 from pipelines.core.model import Event
+from pipelines.core.sla import Judge, SlaEvent, due_events, next_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +55,20 @@ def link_step(state: VisitorState | None, link: Link) -> VisitorEffects:
     """Tie a visitor to a lead."""
     updated, touches = apply_link(state, link.visitor_id, link.lead_id)
     return VisitorEffects(updated, tuple(touches))
+
+
+@dataclass(frozen=True, slots=True)
+class SlaEffects:
+    """What judging a lead's clocks at an instant causes: markers of what is published, events, next due."""
+
+    published: frozenset[str]
+    events: tuple[SlaEvent, ...]
+    next_due: datetime | None
+
+
+def sla_step(state: LeadState, published: frozenset[str], judge: Judge, now: datetime) -> SlaEffects:
+    """Judge a lead's clocks at `now` (wall clock live, event time in a replay): what falls due is published once."""
+    clocks = snapshot(state, judge).clocks
+    events = tuple(due_events(state.lead_id, clocks, published, now))
+    marked = published | {e.clock.marker(e.kind) for e in events}
+    return SlaEffects(frozenset(marked), events, next_due(clocks, marked))

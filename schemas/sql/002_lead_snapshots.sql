@@ -20,7 +20,17 @@ CREATE TABLE IF NOT EXISTS lead_snapshots
         from_stage LowCardinality(String),
         to_stage LowCardinality(String),
         episode UInt16,
-        kind LowCardinality(String)))
+        kind LowCardinality(String))),
+    clocks Array(Tuple(
+        handoff LowCardinality(String),
+        agreement LowCardinality(String),
+        episode UInt16,
+        started_at DateTime64(3, 'UTC'),
+        deadline DateTime64(3, 'UTC'),
+        warn_at Nullable(DateTime64(3, 'UTC')),
+        stopped_at Nullable(DateTime64(3, 'UTC')),
+        business_seconds Nullable(Float64),
+        owner_id String))
 )
 ENGINE = ReplacingMergeTree(revision)
 ORDER BY lead_id;

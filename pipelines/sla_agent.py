@@ -1,0 +1,85 @@
+"""SLA timers in Faust: a deadline index per worker, check messages routed to the lead's partition.
+
+A timer may not write tables, so it only finds the leads that are due and sends each a check message keyed
+by lead; the lead agent judges the lead inside stream iteration, publishes what fell due to leadflow.sla,
+and records it in the changelogged `sla` table, so a restarted or rebalanced worker publishes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines import metrics
+from pipelines.core.codec import from_ms, sla_from_bytes, sla_to_bytes, to_ms
+from pipelines.core.deadlines import DeadlineIndex
+from pipelines.core.lead import LeadState
+from pipelines.core.messages import to_check_message, to_sla_message
+from pipelines.core.sla import BREACHED, MET, WARNING, Judge
+from pipelines.core.steps import sla_step
+from pipelines.sink_service import BatchingSink
+
+log = logging.getLogger(__name__)
+COUNTERS = {WARNING: metrics.SLA_WARNINGS, BREACHED: metrics.SLA_BREACHES, MET: metrics.SLA_MET}
+
+
+class SlaShell:
+    """The worker's side of the SLA clocks: judging leads, the deadline index and its timer."""
+
+    def __init__(self, judge: Judge, table: Any, sla_topic: Any, checks_topic: Any, sink: BatchingSink) -> None:
+        self.judge = judge
+        self.enabled = any(a.handoffs for a in judge.agreements)
+        self.table = table
+        self.sla_topic = sla_topic
+        self.checks_topic = checks_topic
+        self.sink = sink
+        self.index = DeadlineIndex()
+
+    async def judge_lead(self, state: LeadState, partition: int, now: datetime) -> None:
+        """Judge a lead's clocks at `now` (inside stream iteration); publish what fell due, once."""
+        if not self.enabled:
+            return
+        key = state.lead_id.encode()
+        stored = self.table.get(key)
+        published = sla_from_bytes(stored)[0] if stored else frozenset()
+        effects = sla_step(state, published, self.judge, now)
+        for event in effects.events:
+            message = to_sla_message(event)
+            await self.sla_topic.send(key=message.key, value=message.value)
+            COUNTERS[event.kind].labels(event.clock.handoff, event.clock.agreement).inc()
+            if event.kind == MET and event.clock.business_seconds is not None:
+                metrics.SLA_BUSINESS_SECONDS.labels(event.clock.handoff).observe(event.clock.business_seconds)
+        self.sink.batch.add_sla_events(effects.events, now)
+        due = None if effects.next_due is None else to_ms(effects.next_due)
+        record = sla_to_bytes(effects.published, partition, due)
+        if record != stored and (stored or effects.published or due is not None):
+            self.table[key] = record
+        self.index.schedule(state.lead_id, partition, due)
+        metrics.SLA_OPEN.set(len(self.index))
+
+    async def tick(self) -> int:
+        """Send a check for every lead that fell due; costs what is due, not what is open."""
+        now_ms = to_ms(datetime.now(UTC))
+        due = self.index.pop_due(now_ms)
+        for lead_id, _partition in due:
+            message = to_check_message(lead_id, now_ms)
+            await self.checks_topic.send(key=message.key, value=message.value)
+        metrics.SLA_OPEN.set(len(self.index))
+        return len(due)
+
+    def rebuild(self, partitions: set[int]) -> int:
+        """Rebuild the index from the recovered `sla` table for the partitions this worker now owns."""
+        self.index = DeadlineIndex()
+        for key, value in self.table.items():
+            _published, partition, due = sla_from_bytes(value)
+            if partition in partitions and due is not None:
+                self.index.schedule(bytes(key).decode(), partition, due)
+        metrics.SLA_OPEN.set(len(self.index))
+        log.info("deadline index rebuilt: %d leads due on partitions %s", len(self.index), sorted(partitions))
+        return len(self.index)
+
+    def next_due(self) -> datetime | None:
+        """Return the earliest due instant on this worker."""
+        due = self.index.next_due()
+        return None if due is None else from_ms(due)
