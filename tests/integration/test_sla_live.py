@@ -35,7 +35,8 @@ goals:
   revenue: 100000
   currency: EUR
   average_deal_size: 10000
-  rates: {{visit_to_lead: 0.1, lead_to_mql: 0.5, mql_to_sql: 0.5, sql_to_opportunity: 0.5, opportunity_to_customer: 0.5}}
+  rates: {{visit_to_lead: 0.1, lead_to_mql: 0.5, mql_to_sql: 0.5,
+          sql_to_opportunity: 0.5, opportunity_to_customer: 0.5}}
 handoffs:
   - name: mql_follow_up
     starts_on: {{stage: mql}}
