@@ -44,6 +44,8 @@ def create_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
         broker_rebalance_timeout=20.0,
+        producer_linger=0.01,  # batch changelog, link and SLA messages instead of one request each
+        stream_wait_empty=False,  # un-acked events wait in the sink; they are re-delivered, not awaited
         key_serializer="raw",
         value_serializer="raw",
     )

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.events import Stage
+from schemas.events import FUNNEL, Stage
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Rate = Annotated[float, Field(gt=0, le=1)]
@@ -57,9 +57,16 @@ class Goals(_Strict):
 
 
 class StartsOn(_Strict):
-    """The stage whose entry starts a handoff clock."""
+    """The funnel stage whose entry starts a handoff clock (side stages are moved to, never entered)."""
 
     stage: Stage
+
+    @field_validator("stage")
+    @classmethod
+    def _funnel_stage(cls, value: Stage) -> Stage:
+        if value not in FUNNEL:
+            raise ValueError(f"must be a funnel stage ({', '.join(FUNNEL)}): clocks start when a stage is entered")
+        return value
 
 
 class StopsOn(_Strict):

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from pipelines.agreements import load_agreement, load_agreements
+from pipelines.agreements import AgreementError, agreement_files, load_agreement, load_agreements, period_problems
 from pipelines.settings import load_settings
 from pipelines.store.client import open_store
 from services.errors import UsageError
@@ -174,8 +174,22 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
-    """Validate agreement files; every problem names file, field and reason."""
-    for path in args.files:
-        agreement = load_agreement(path)
-        print(f"{path}: ok ({agreement.name}, {agreement.effective_from} → {agreement.effective_to})")
-    return 0
+    """Validate agreement files (or folders of them): fields, then overlapping and gapped periods."""
+    paths = [p for arg in args.files for p in (agreement_files(arg) if arg.is_dir() else [arg])]
+    loaded, failed = [], 0
+    for path in paths:
+        try:
+            agreement = load_agreement(path)
+        except AgreementError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+            continue
+        loaded.append((path, agreement))
+        print(
+            f"{path}: ok ({agreement.name}, {agreement.effective_from} → {agreement.effective_to}, "
+            f"{agreement.timezone}, {len(agreement.handoffs)} handoffs)"
+        )
+    problems = period_problems(loaded)
+    for problem in problems:
+        print(f"{problem.kind}: {problem.message}", file=sys.stderr)
+    return 1 if failed or any(p.kind == "overlap" for p in problems) else 0

@@ -68,7 +68,7 @@ run_mvn() { # run_mvn LOGFILE ARGS... ; quiet, batch mode, output kept for the e
 }
 
 fetch() {
-    local want tmp log slf4j_impl log4j_version
+    local want tmp log
     want=$(recipe_id)
     if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$want" ]]; then
         return 0
@@ -91,18 +91,6 @@ fetch() {
     # shellcheck disable=SC2064  # expand $tmp now
     trap "rm -rf '$tmp'" EXIT
     run_mvn "$log" dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime
-    # Kafka 4.1 logs through SLF4J 1.7 (slf4j-api-1.7.36), which only finds a binding with a
-    # StaticLoggerBinder (log4j-slf4j-impl); log4j-slf4j2-impl serves SLF4J 2 only: alone the broker
-    # logs nothing, and next to log4j-slf4j-impl it breaks class loading (both hold
-    # org.apache.logging.slf4j.Log4jLoggerFactory). So swap the 2.x binding for the 1.x one, as the
-    # Kafka distribution ships it, when the resolved jars need it.
-    if compgen -G "$tmp/slf4j-api-1.*.jar" >/dev/null && ! compgen -G "$tmp/log4j-slf4j-impl-*.jar" >/dev/null; then
-        log4j_version=$(find "$tmp" -maxdepth 1 -name 'log4j-core-*.jar' -printf '%f\n' | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p' | head -n 1)
-        [[ -n "$log4j_version" ]] || die "no log4j-core jar among the fetched Kafka jars (see $POM)"
-        slf4j_impl="org.apache.logging.log4j:log4j-slf4j-impl:$log4j_version"
-        run_mvn "$log" dependency:copy -Dartifact="$slf4j_impl" -DoutputDirectory="$tmp"
-        rm -f "$tmp"/log4j-slf4j2-impl-*.jar
-    fi
     compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "Maven ran but fetched no kafka_2.13 jar into $tmp (see $POM)"
     rm -rf "$LIBS_DIR.old"
     if [[ -d "$LIBS_DIR" ]]; then

@@ -53,7 +53,7 @@ class _Block:
     def elapsed(self, moment: datetime) -> timedelta:
         """Return the block's business time before `moment`."""
         i = bisect_right(self.opens, moment) - 1
-        return NOTHING if i < 0 else self.before[i] + min(moment, self.closes[i]) - self.opens[i]
+        return NOTHING if i < 0 else self.before[i] + (min(moment, self.closes[i]) - self.opens[i])
 
     def instant(self, offset: timedelta) -> datetime:
         """Return the instant at which `offset` (0 < offset <= total) of the block's business time has passed."""
@@ -190,10 +190,8 @@ def _build_block(calendar: BusinessCalendar, number: int) -> _Block:
     """Collect the windows that overlap a block's UTC days, clipped to them, with running totals."""
     first, last = max(number * BLOCK_DAYS, 1), min((number + 1) * BLOCK_DAYS, LAST_DAY)
     low, high = _midnight(first), _midnight(last)
-    # A window lies within its local day, which is at most a day away from the UTC day.
-    windows = calendar.windows(
-        date.fromordinal(max(first - 2, 1)), date.fromordinal(min(last + 2, date.max.toordinal()))
-    )
+    # A window lies within its local day, which is at most a day away from the UTC day; keep a margin.
+    windows = calendar.windows(date.fromordinal(max(first - 2, 1)), date.fromordinal(min(last + 2, LAST_DAY)))
     clipped = [(max(o, low), min(c, high)) for o, c in windows if o < high and c > low]
     lengths = [c - o for o, c in clipped]
     through = tuple(_running_sum(lengths))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,8 +82,8 @@ def _data_fields(data: object) -> dict[str, Any]:
 
 def to_event(model: Envelope, raw: bytes) -> Event:
     """Flatten a validated envelope into the core's `Event`."""
-    base = Event(model.source, model.id, model.type, _to_millisecond(model.time), model.subject, raw)
-    return replace(base, **_data_fields(model.data))
+    fields = _data_fields(model.data)
+    return Event(model.source, model.id, model.type, _to_millisecond(model.time), model.subject, raw, **fields)
 
 
 def parse_event(raw: bytes, topic: str | None = None) -> Event | Invalid:

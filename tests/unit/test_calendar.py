@@ -213,6 +213,17 @@ def test_between(start: datetime, end: datetime, seconds: float) -> None:
     assert OFFICE.between(start, end) == seconds
 
 
+def test_windows_over_utc_midnight_count_whole_over_long_spans() -> None:
+    # 08:00-12:00 in Tokyo is 23:00-03:00 UTC: every window straddles a UTC midnight.
+    tokyo = BusinessCalendar(ZoneInfo("Asia/Tokyo"), WEEKDAYS, time(8), time(12))
+    windows = list(tokyo.windows(date(2026, 1, 1), date(2028, 1, 1)))
+    assert windows[0] == (utc(2025, 12, 31, 23), utc(2026, 1, 1, 3))
+    assert tokyo.between(windows[0][0], windows[-1][1]) == len(windows) * 4 * HOUR
+    assert tokyo.add(windows[0][0], 400 * 4 * HOUR) == windows[399][1]
+    assert tokyo.add(windows[0][0], 400 * 4 * HOUR + 1) == windows[400][0] + timedelta(seconds=1)
+    assert all(tokyo.is_open(o) and not tokyo.is_open(c) for o, c in windows)
+
+
 # --- daylight saving time -----------------------------------------------------------------------
 
 
