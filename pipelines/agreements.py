@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -110,3 +111,11 @@ def _gaps(ordered: Sequence[tuple[Path, Agreement]]) -> list[PeriodProblem]:
 def in_force(agreements: Sequence[Agreement], day: date) -> Agreement | None:
     """Return the agreement in force on a (local) day, if any."""
     return next((a for a in agreements if a.in_force_on(day)), None)
+
+
+def fingerprint(folder: Path) -> str:
+    """Return a short hash of the agreement files' names and contents: equal on every worker of a group."""
+    digest = hashlib.sha256()
+    for path in agreement_files(folder) if folder.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]

@@ -47,3 +47,9 @@ SLA_BUSINESS_SECONDS = Histogram(
     buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 432000),
     registry=REGISTRY,
 )
+AGREEMENTS = Gauge(
+    "leadflow_agreements_info",
+    "The agreements a worker judges with: 1 per fingerprint (all workers of a group must show the same)",
+    ["fingerprint", "names"],
+    registry=REGISTRY,
+)

@@ -94,7 +94,7 @@ class Handoff(_Strict):
     @field_validator("within")
     @classmethod
     def _duration(cls, value: str) -> str:
-        match = DURATION.match(value)
+        match = DURATION.fullmatch(value)
         if not match or int(match.group(1)) == 0:
             raise ValueError("expected a positive business duration like 30m, 4h or 5d")
         return value

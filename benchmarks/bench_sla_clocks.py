@@ -1,0 +1,573 @@
+"""SLA clocks at scale: memory per open clock in one worker, and tick, judge and rebuild costs.
+
+    .venv/bin/python -m benchmarks.bench_sla_clocks [--clocks 1000000] [--seed 42]
+
+State: N leads, each with one open `mql_follow_up` clock under the committed agreement 2026-H2 (Europe/Berlin,
+Mon-Fri 09:00-17:00, within 4h, warning at 3h), held as a worker holds it: the `leads` table (lead key bytes ->
+`lead_to_bytes` of a form fill + an MQL move), the `sla` table (lead key bytes -> `sla_to_bytes(published,
+partition, next due ms)`; both are Faust `memory://` tables, i.e. plain dicts of bytes), and the DeadlineIndex.
+Lead 0 goes the full way (CloudEvent bytes -> validator -> `apply_event` -> `sla_step`); the others reuse its two
+moves with new ids and times, and get their next due instant from `BusinessCalendar.add` (checked against
+`sla_step` on a sample). MQL instants are distinct milliseconds of one business week, so every next-due instant
+is distinct and `now` can make exactly K clocks due.
+
+Measured: (1) bytes per clock of each structure (tracemalloc, in this process) and the RSS growth of a child
+process that builds the same state untraced; (2) the real `SlaShell.tick()` (its clock frozen at a chosen `now`,
+check messages handed to a stub topic whose async `send` only appends) with 0, 1,000 and 100,000 of the N clocks
+due; (3) `sla_step` and the whole check-message path for 1,000 due leads; (4) `SlaShell.rebuild` over the N-entry
+`sla` table. Building the state is never counted in a timing. Prints readable lines and one final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from random import Random
+from typing import Any
+from unittest import mock
+
+from pipelines import sla_agent
+from pipelines.agreements import load_agreements
+from pipelines.core.calendar import BusinessCalendar, parse_within
+from pipelines.core.codec import from_ms, lead_from_bytes, lead_to_bytes, sla_from_bytes, sla_to_bytes, to_ms
+from pipelines.core.deadlines import DeadlineIndex
+from pipelines.core.lead import LeadState
+from pipelines.core.lifecycle import Move
+from pipelines.core.messages import from_check_message
+from pipelines.core.sla import WARNING, Judge
+from pipelines.core.steps import sla_step
+from pipelines.sink_service import BatchingSink
+from pipelines.sla_agent import SlaShell
+from tests.unit.factories import CRM, WEB, form_event, lead_state, stage_event
+
+REPO = Path(__file__).resolve().parents[1]
+HANDOFF = "mql_follow_up"
+PARTITIONS = 8  # the default LEADFLOW_PARTITIONS; one worker owning all of them holds every clock
+WEEK = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday under 2026-H2, no holiday, no DST change that week
+DUE_COUNTS = (0, 1_000, 100_000)
+JUDGED = 1_000
+TICK_REPEATS = {0: 10_000, 1_000: 20, 100_000: 5}
+MIXER = 0x9E3779B97F4A7C15F39CC0605CEDC835  # odd, so n -> n * MIXER mod 2**128 never repeats
+
+
+def lead_name(i: int) -> str:
+    return f"lead-{i:07d}"
+
+
+def event_id(n: int) -> str:
+    """Return a UUID-shaped id, distinct for every n (the simulator's ids have this shape)."""
+    digits = f"{n * MIXER % 2**128:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def form_ms_of(i: int, mql_ms: int) -> int:
+    """The form fill: 1 to 60 minutes before the MQL move."""
+    return mql_ms - 60_000 - (i * 7_919 % 3_540_000)
+
+
+def rss_kb() -> int:
+    """Return this process's resident set size (VmRSS), in kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+
+
+@dataclass
+class Setting:
+    """The agreement's calendar and the handoff's warning offset, with lead 0 derived the full way."""
+
+    judge: Judge
+    calendar: BusinessCalendar
+    warn_seconds: float
+    within_seconds: int
+    week_open: datetime
+    week_business_ms: int
+    form_template: Move
+    mql_template: Move
+
+
+def setting() -> Setting:
+    judge = Judge(load_agreements(REPO / "agreements"))
+    agreement = judge.agreement_at(WEEK)
+    if agreement is None or agreement.name != "2026-H2":
+        raise RuntimeError(f"expected agreement 2026-H2 in force on {WEEK.date()}, got {agreement}")
+    handoff = next(h for h in agreement.handoffs if h.name == HANDOFF)
+    calendar = judge.calendar(agreement)
+    within = parse_within(handoff.within, calendar.day_seconds)
+    if not handoff.warn_at:
+        raise RuntimeError(f"{HANDOFF} has no warning: the next due instant would be the breach")
+    week_open = calendar.next_open(WEEK)
+    week_ms = round(calendar.between(WEEK, WEEK + timedelta(days=7)) * 1000)
+    # lead 0, the full way: CloudEvent bytes through the validator and apply_event
+    mql_at = calendar.add(week_open, 0.0)
+    state = lead_state(
+        [
+            form_event(lead_name(0), "v-0000000", from_ms(form_ms_of(0, to_ms(mql_at))), id=event_id(0), source=WEB),
+            stage_event(lead_name(0), "mql", mql_at, id=event_id(1), source=CRM),
+        ]
+    )
+    form, mql = state.moves
+    return Setting(judge, calendar, within * handoff.warn_at, within, week_open, week_ms, form, mql)
+
+
+def cheap_lead(s: Setting, i: int, mql_ms: int) -> LeadState:
+    """Lead i: lead 0's two moves with this lead's ids and instants."""
+    form = replace(s.form_template, time=from_ms(form_ms_of(i, mql_ms)), id=event_id(2 * i), visitor_id=f"v-{i:07d}")
+    return LeadState(lead_name(i), (form, replace(s.mql_template, time=from_ms(mql_ms), id=event_id(2 * i + 1))))
+
+
+def cheap_due(s: Setting, mql_ms: int) -> int:
+    """The clock's next due instant (its warning), as `derive_clocks` computes it: calendar.add(start, within*warn)."""
+    return to_ms(s.calendar.add(from_ms(mql_ms), s.warn_seconds))
+
+
+def mql_instants(s: Setting, n: int, seed: int) -> list[int]:
+    """N distinct milliseconds of the week's business time, as instants (ms): distinct deadlines follow."""
+    if n > s.week_business_ms:
+        raise ValueError(f"at most {s.week_business_ms:,} clocks (one per business millisecond of a week)")
+    # lead 0 is MQL'd at the week's first opening, as derived in setting()
+    offsets = [0, *Random(seed).sample(range(1, s.week_business_ms), n - 1)]
+    return [to_ms(s.calendar.add(s.week_open, offset / 1000)) for offset in offsets]
+
+
+@dataclass
+class State:
+    """What one worker holds for the N clocks."""
+
+    leads: dict[bytes, bytes]
+    sla: dict[bytes, bytes]
+    index: DeadlineIndex
+    dues: list[int]
+    bytes_index: int = 0
+    bytes_sla: int = 0
+    bytes_leads: int = 0
+
+
+def build_state(s: Setting, mql_ms: list[int], first_due: int) -> State:
+    """Build the index, then the sla table, then the leads table, tracemalloc'ing each (if tracing)."""
+    n = len(mql_ms)
+    state = State({}, {}, DeadlineIndex(), [0] * n)
+    before = traced()
+    index, dues = state.index, state.dues
+    for i, mql in enumerate(mql_ms):
+        due = first_due if i == 0 else cheap_due(s, mql)
+        dues[i] = due
+        index.schedule(lead_name(i), i % PARTITIONS, due)
+    after_index = traced()
+    sla, empty = state.sla, frozenset[str]()
+    for i in range(n):
+        sla[lead_name(i).encode()] = sla_to_bytes(empty, i % PARTITIONS, dues[i])
+    after_sla = traced()
+    leads = state.leads
+    for i, mql in enumerate(mql_ms):
+        leads[lead_name(i).encode()] = lead_to_bytes(cheap_lead(s, i, mql))
+    after_leads = traced()
+    state.bytes_index, state.bytes_sla = after_index - before, after_sla - after_index
+    state.bytes_leads = after_leads - after_sla
+    return state
+
+
+def rss_probe(n: int, seed: int) -> int:
+    """In a fresh process: build the same state untraced; print the RSS growth (kB) it caused."""
+    s = setting()
+    mql_ms = mql_instants(s, n, seed)
+    first_due = cheap_due(s, mql_ms[0])
+    gc.collect()
+    before = rss_kb()
+    state = build_state(s, mql_ms, first_due)
+    gc.collect()
+    after = rss_kb()
+    print(json.dumps({"rss_before_kb": before, "rss_after_kb": after, "leads": len(state.leads)}))
+    return 0
+
+
+def run_rss_probe(n: int, seed: int) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_sla_clocks", "--clocks", str(n), "--seed", str(seed), "--rss-probe"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"RSS probe failed ({done.returncode}): {done.stderr[-2000:]}")
+    result: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- the worker's collaborators, stubbed -------------------------------------------------------------
+
+
+class ListTopic:
+    """A topic whose send only keeps (key, value)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes | None, bytes | None]] = []
+
+    async def send(self, key: bytes | None = None, value: bytes | None = None, **_: Any) -> None:
+        self.sent.append((key, value))
+
+
+class FrozenClock:
+    """Stands in for `datetime` inside pipelines.sla_agent, so `tick()` sees a chosen now."""
+
+    def __init__(self) -> None:
+        self.ms = 0
+
+    def now(self, tz: tzinfo | None = None) -> datetime:
+        return from_ms(self.ms)
+
+
+class NullStore:
+    """A store that takes every insert and keeps nothing (the sink is never flushed here anyway)."""
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return []
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def reinsert(shell: SlaShell, sla: dict[bytes, bytes], keys: Sequence[bytes | None]) -> None:
+    """Schedule popped leads again, from their sla table records (as a rebuild would)."""
+    for key in keys:
+        if key is not None:
+            _published, partition, due = sla_from_bytes(sla[key])
+            shell.index.schedule(key.decode(), partition, due)
+
+
+async def time_ticks(
+    shell: SlaShell, checks: ListTopic, clock: FrozenClock, now_ms: int, expect: int, repeats: int
+) -> list[float]:
+    """Time the real tick `repeats` times at `now_ms`; the due leads are scheduled again between runs."""
+    seconds: list[float] = []
+    for _ in range(repeats):
+        checks.sent.clear()
+        clock.ms = now_ms
+        started = time.perf_counter()
+        count = await shell.tick()
+        seconds.append(time.perf_counter() - started)
+        if count != expect or len(checks.sent) != expect:
+            raise RuntimeError(f"tick at {now_ms} sent {count} checks, expected {expect}")
+        reinsert(shell, shell.table, [key for key, _ in checks.sent])
+    return seconds
+
+
+def time_pop_due(shell: SlaShell, now_ms: int, expect: int, repeats: int) -> list[float]:
+    """Time DeadlineIndex.pop_due alone (no messages), for the split of a tick's cost."""
+    seconds: list[float] = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        due = shell.index.pop_due(now_ms)
+        seconds.append(time.perf_counter() - started)
+        if len(due) != expect:
+            raise RuntimeError(f"pop_due at {now_ms} gave {len(due)}, expected {expect}")
+        for lead_id, _partition in due:
+            _published, partition, at = sla_from_bytes(shell.table[lead_id.encode()])
+            shell.index.schedule(lead_id, partition, at)
+    return seconds
+
+
+def now_for(sorted_dues: list[int], due: int) -> int:
+    """Return an instant (ms) at which exactly `due` of the clocks are due."""
+    if due == 0:
+        return sorted_dues[0] - 1
+    now = sorted_dues[due - 1]
+    if due < len(sorted_dues) and sorted_dues[due] <= now:
+        raise RuntimeError(f"clocks {due - 1} and {due} share a due instant")
+    return now
+
+
+def verify_sample(s: Setting, state: State, mql_ms: list[int], sample: Sequence[int]) -> None:
+    """Check the cheaply derived clocks against the real path: decode the stored lead, `sla_step` it."""
+    for i in sample:
+        key = lead_name(i).encode()
+        lead = lead_from_bytes(state.leads[key])
+        effects = sla_step(lead, frozenset(), s.judge, from_ms(mql_ms[i]))
+        published, partition, due = sla_from_bytes(state.sla[key])
+        if effects.events or effects.next_due is None or not to_ms(effects.next_due) == due == state.dues[i]:
+            raise RuntimeError(f"lead {i}: sla_step says next due {effects.next_due}, the state says {due}")
+        if published != effects.published or partition != i % PARTITIONS:
+            raise RuntimeError(f"lead {i}: sla record {published}/{partition} disagrees with sla_step")
+
+
+def median_best(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values), min(values)
+
+
+async def judge_checks(
+    shell: SlaShell,
+    leads: dict[bytes, bytes],
+    checks: list[tuple[bytes, bytes]],
+    partitions: dict[bytes, int],
+    now: datetime,
+) -> None:
+    """What the lead agent does per check message (pipelines.agents.handle_check_message), minus the ack."""
+    for key, value in checks:
+        lead_id = from_check_message(value)
+        stored = leads.get(lead_id.encode())
+        if stored:
+            await shell.judge_lead(lead_from_bytes(stored), partitions[key], now)
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(prog="benchmarks.bench_sla_clocks", description=__doc__.splitlines()[0])
+    parser.add_argument("--clocks", type=int, default=1_000_000, help="open clocks held by the worker")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rss-probe", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    n = args.clocks
+    if n < 2:
+        parser.error("--clocks must be at least 2")
+    if args.rss_probe:
+        return rss_probe(n, args.seed)
+
+    load_before = "/".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average (1/5/15 min) before: {load_before} on {os.cpu_count()} cores")
+    s = setting()
+    lead0 = LeadState(lead_name(0), (s.form_template, s.mql_template))
+    effects0 = sla_step(lead0, frozenset(), s.judge, s.mql_template.time)
+    if effects0.next_due is None or effects0.events:
+        raise RuntimeError(f"lead 0 should have one open clock and nothing due yet: {effects0}")
+    first_due = to_ms(effects0.next_due)
+    print(
+        f"agreement 2026-H2 ({s.calendar.zone.key}), {HANDOFF}: within {s.within_seconds / 3600:g}h business, "
+        f"warning at {s.warn_seconds / 3600:g}h -> an open clock's next due instant is its warning"
+    )
+    print(
+        f"lead 0, the full way: form fill + MQL CloudEvent bytes -> validator -> apply_event -> sla_step at "
+        f"{s.mql_template.time:%a %Y-%m-%d %H:%M} UTC: next due {effects0.next_due:%a %H:%M} UTC, nothing published"
+    )
+
+    started = time.perf_counter()
+    mql_ms = mql_instants(s, n, args.seed)
+    if cheap_due(s, mql_ms[0]) != first_due or lead_to_bytes(cheap_lead(s, 0, mql_ms[0])) != lead_to_bytes(lead0):
+        raise RuntimeError("the cheap derivation of lead 0 differs from the full one")
+    print(
+        f"leads 1..{n - 1:,}: lead 0's moves with new ids/times (dataclasses.replace); MQL at {n:,} distinct "
+        f"business milliseconds of the week of {WEEK:%Y-%m-%d} (BusinessCalendar.add(week open, offset)); "
+        f"next due = BusinessCalendar.add(MQL, {s.warn_seconds:g} s); partition = i % {PARTITIONS}"
+    )
+
+    rss = run_rss_probe(n, args.seed)
+    tracemalloc.start()
+    state = build_state(s, mql_ms, first_due)
+    tracemalloc.stop()
+    built = time.perf_counter() - started
+    rng = Random(args.seed + 1)
+    sample = sorted({0, n - 1, *rng.sample(range(n), min(n, 1_000))})
+    verify_sample(s, state, mql_ms, sample)
+    key0 = lead_name(0).encode()
+    print(
+        f"state built in {built:.1f} s (not counted; includes an untraced rebuild in a child process for RSS); "
+        f"{len(sample):,} sampled leads re-derived with lead_from_bytes + sla_step agree"
+    )
+    print(f"  leads[{key0!r}] = {state.leads[key0].decode()}  ({len(state.leads[key0])} bytes)")
+    print(f"  sla[{key0!r}]   = {state.sla[key0].decode()}  ({len(state.sla[key0])} bytes)")
+    leads_value = sum(map(len, state.leads.values())) / n
+    sla_value = sum(map(len, state.sla.values())) / n
+
+    # (1) memory
+    total = state.bytes_leads + state.bytes_sla + state.bytes_index
+    rss_growth = (rss["rss_after_kb"] - rss["rss_before_kb"]) * 1024
+    print(f"(1) memory for {n:,} open clocks (tracemalloc, Python allocations held after gc):")
+    print(
+        f"    leads table:     {state.bytes_leads / n:>7.1f} B/clock  {state.bytes_leads / 2**20:>7.1f} MiB  "
+        f"(dict + key bytes + value bytes; values average {leads_value:.0f} B)"
+    )
+    print(
+        f"    sla table:       {state.bytes_sla / n:>7.1f} B/clock  {state.bytes_sla / 2**20:>7.1f} MiB  "
+        f"(dict + key bytes + value bytes; values average {sla_value:.0f} B)"
+    )
+    print(
+        f"    deadline index:  {state.bytes_index / n:>7.1f} B/clock  {state.bytes_index / 2**20:>7.1f} MiB  "
+        f"(heap list of (due, lead) + dict lead -> (due, partition) + lead str + due int)"
+    )
+    print(f"    total:           {total / n:>7.1f} B/clock  {total / 2**20:>7.1f} MiB")
+    print(
+        f"    RSS growth of a fresh process building the same state untraced: {rss_growth / n:.1f} B/clock "
+        f"({rss_growth / 2**20:.1f} MiB; VmRSS {rss['rss_before_kb'] / 1024:.0f} -> "
+        f"{rss['rss_after_kb'] / 1024:.0f} MiB)"
+    )
+
+    # (2) tick
+    sorted_dues = sorted(state.dues)
+    checks = ListTopic()
+    executor = ThreadPoolExecutor(max_workers=1)
+    sink = BatchingSink(NullStore(), executor, 10**9, s.judge)
+    shell = SlaShell(s.judge, state.sla, ListTopic(), checks, sink)
+    shell.index = state.index
+    clock = FrozenClock()
+    ticks: dict[int, list[float]] = {}
+    pops: dict[int, list[float]] = {}
+    small: dict[int, list[float]] = {}
+    counts = [c for c in DUE_COUNTS if c <= n]
+    with mock.patch.object(sla_agent, "datetime", clock):
+        for due in counts:
+            now_ms = now_for(sorted_dues, due)
+            ticks[due] = asyncio.run(time_ticks(shell, checks, clock, now_ms, due, TICK_REPEATS[due]))
+            if due:
+                pops[due] = time_pop_due(shell, now_ms, due, min(5, TICK_REPEATS[due]))
+            if len(shell.index) != n:
+                raise RuntimeError(f"index holds {len(shell.index)} after re-inserting, expected {n}")
+        for open_clocks in (0, 1_000):  # the same 0-due tick with (almost) nothing open
+            tiny = SlaShell(s.judge, state.sla, ListTopic(), ListTopic(), sink)
+            for i in range(open_clocks):
+                tiny.index.schedule(lead_name(i), i % PARTITIONS, state.dues[i])
+            small[open_clocks] = asyncio.run(
+                time_ticks(tiny, ListTopic(), clock, sorted_dues[0] - 1, 0, TICK_REPEATS[0])
+            )
+    print(f"(2) SlaShell.tick() with {n:,} open (real tick, frozen clock, stub topic send = list.append):")
+    tick_figures: dict[str, Any] = {}
+    for due in counts:
+        med, best = median_best(ticks[due])
+        if due == 0:
+            p99 = statistics.quantiles(ticks[due], n=100)[98]
+            print(
+                f"    {due:>7,} due: {med * 1e6:>9.2f} us/tick median, {best * 1e6:.2f} best, {p99 * 1e6:.2f} p99 "
+                f"({len(ticks[due]):,} ticks)"
+            )
+            tick_figures["0"] = {"median_us": round(med * 1e6, 3), "best_us": round(best * 1e6, 3)}
+            tick_figures["0"]["p99_us"] = round(p99 * 1e6, 3)
+            continue
+        pop_med, _ = median_best(pops[due])
+        print(
+            f"    {due:>7,} due: {med * 1e3:>9.2f} ms/tick median ({best * 1e3:.2f} best, {len(ticks[due])} runs), "
+            f"{med / due * 1e6:.2f} us per due clock; pop_due alone {pop_med * 1e3:.2f} ms "
+            f"({pop_med / due * 1e6:.2f} us/clock)"
+        )
+        tick_figures[str(due)] = {
+            "median_ms": round(med * 1e3, 3),
+            "best_ms": round(best * 1e3, 3),
+            "us_per_due_clock": round(med / due * 1e6, 3),
+            "pop_due_median_ms": round(pop_med * 1e3, 3),
+        }
+    small_text = ", ".join(f"{statistics.median(v) * 1e6:.2f} us with {k:,} open" for k, v in small.items())
+    zero_ratio = statistics.median(ticks[0]) / statistics.median(small[0])
+    print(
+        f"    0-due tick is O(1): {statistics.median(ticks[0]) * 1e6:.2f} us with {n:,} open vs {small_text} "
+        f"(ratio {zero_ratio:.2f}); the worker ticks every 0.2 s"
+    )
+
+    # (4) rebuild
+    rebuilds: list[float] = []
+    for _ in range(2):
+        rebuilds.append(timed(lambda: shell.rebuild(set(range(PARTITIONS)))))
+        if len(shell.index) != n or shell.index.next_due() != sorted_dues[0]:
+            raise RuntimeError("the rebuilt index differs from the built one")
+    rebuild_best = min(rebuilds)
+    print(
+        f"(4) SlaShell.rebuild over the {n:,}-entry sla table (all {PARTITIONS} partitions): "
+        f"{rebuild_best:.2f} s best of {len(rebuilds)} ({', '.join(f'{r:.2f}' for r in rebuilds)}), "
+        f"{rebuild_best / n * 1e6:.2f} us/entry"
+    )
+
+    # (3) judge: the check messages of a tick with JUDGED due, handled as the lead agent handles them
+    judged = min(JUDGED, n)
+    now_ms = now_for(sorted_dues, judged)
+    now = from_ms(now_ms)
+    with mock.patch.object(sla_agent, "datetime", clock):
+        clock.ms = now_ms
+        checks.sent.clear()
+        asyncio.run(shell.tick())
+    messages = [(key, value) for key, value in checks.sent if key is not None and value is not None]
+    originals = {key: state.sla[key] for key, _ in messages}
+    partitions = {key: sla_from_bytes(raw)[1] for key, raw in originals.items()}
+    decoded = [(lead_from_bytes(state.leads[key]), sla_from_bytes(originals[key])[0]) for key, _ in messages]
+    step_runs: list[float] = []
+    for _ in range(5):
+        started = time.perf_counter()
+        results = [sla_step(lead, published, s.judge, now) for lead, published in decoded]
+        step_runs.append(time.perf_counter() - started)
+    if sum(len(r.events) for r in results) != judged or any(r.events[0].kind != WARNING for r in results):
+        raise RuntimeError("each due lead should publish exactly its warning")
+    path_runs: list[float] = []
+    sla_topic = ListTopic()
+    shell.sla_topic = sla_topic
+    for _ in range(3):
+        sla_topic.sent.clear()
+        started = time.perf_counter()
+        asyncio.run(judge_checks(shell, state.leads, messages, partitions, now))
+        path_runs.append(time.perf_counter() - started)
+        if len(sla_topic.sent) != judged:
+            raise RuntimeError(f"{len(sla_topic.sent)} SLA events published, expected {judged}")
+        after = sla_from_bytes(state.sla[messages[0][0]])
+        if after[0] != frozenset({f"{HANDOFF}/1/{WARNING}"}):
+            raise RuntimeError(f"the judged lead's sla record is {after}")
+        state.sla.update(originals)  # undo, so the next run judges the same state
+        reinsert(shell, state.sla, [key for key, _ in messages])
+    executor.shutdown()
+    step_med, step_best = median_best(step_runs)
+    path_med, path_best = median_best(path_runs)
+    print(
+        f"(3) judging {judged:,} due leads at {now:%a %H:%M:%S} UTC (each publishes its warning): "
+        f"sla_step {step_med / judged * 1e6:.1f} us/lead median ({step_best / judged * 1e6:.1f} best, "
+        f"{len(step_runs)} runs); the whole check-message path (from_check_message, leads get, lead_from_bytes, "
+        f"SlaShell.judge_lead: sla get/decode, sla_step, stub send, metrics, sink rows, sla put, reschedule) "
+        f"{path_med / judged * 1e6:.1f} us/lead median ({path_best / judged * 1e6:.1f} best, {len(path_runs)} runs)"
+    )
+    load_after = "/".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average after: {load_after} (other processes on this machine skew every figure)")
+    figures = {
+        "benchmark": "sla_clocks",
+        "load_before": load_before,
+        "load_after": load_after,
+        "clocks": n,
+        "seed": args.seed,
+        "partitions": PARTITIONS,
+        "build_s": round(built, 2),
+        "verified_sample": len(sample),
+        "bytes_per_clock": {
+            "leads_table": round(state.bytes_leads / n, 1),
+            "sla_table": round(state.bytes_sla / n, 1),
+            "deadline_index": round(state.bytes_index / n, 1),
+            "total": round(total / n, 1),
+            "rss_growth": round(rss_growth / n, 1),
+        },
+        "value_bytes_avg": {"leads": round(leads_value, 1), "sla": round(sla_value, 1)},
+        "tick": tick_figures,
+        "tick_0_due_small_index_median_us": {str(k): round(statistics.median(v) * 1e6, 3) for k, v in small.items()},
+        "judge": {
+            "leads": judged,
+            "sla_step_us_per_lead": round(step_med / judged * 1e6, 2),
+            "check_path_us_per_lead": round(path_med / judged * 1e6, 2),
+        },
+        "rebuild_s": round(rebuild_best, 3),
+        "rebuild_us_per_entry": round(rebuild_best / n * 1e6, 3),
+    }
+    print(json.dumps(figures, sort_keys=True), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
