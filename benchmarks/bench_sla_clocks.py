@@ -32,12 +32,14 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from random import Random
 from typing import Any
 from unittest import mock
+
+import orjson
 
 from pipelines import sla_agent
 from pipelines.agreements import load_agreements
@@ -130,9 +132,14 @@ def setting() -> Setting:
 
 
 def cheap_lead(s: Setting, i: int, mql_ms: int) -> LeadState:
-    """Lead i: lead 0's two moves with this lead's ids and instants."""
-    form = replace(s.form_template, time=from_ms(form_ms_of(i, mql_ms)), id=event_id(2 * i), visitor_id=f"v-{i:07d}")
-    return LeadState(lead_name(i), (form, replace(s.mql_template, time=from_ms(mql_ms), id=event_id(2 * i + 1))))
+    """Lead i: lead 0's two moves with this lead's ids and instants (fields in Move's order)."""
+    f, m = s.form_template, s.mql_template
+    form_at, visitor = from_ms(form_ms_of(i, mql_ms)), f"v-{i:07d}"
+    form = Move(form_at, f.source, event_id(2 * i), f.type, f.stage, f.owner_id, f.human_activity, visitor)
+    mql = Move(
+        from_ms(mql_ms), m.source, event_id(2 * i + 1), m.type, m.stage, m.owner_id, m.human_activity, m.visitor_id
+    )
+    return LeadState(lead_name(i), (form, mql))
 
 
 def cheap_due(s: Setting, mql_ms: int) -> int:
@@ -162,9 +169,20 @@ class State:
     bytes_leads: int = 0
 
 
-def build_state(s: Setting, mql_ms: list[int], first_due: int) -> State:
+def exact(raw: bytes) -> bytes:
+    """Return a copy of bytes in an allocation of its own size, as Kafka delivers a changelog value."""
+    return memoryview(raw).tobytes()
+
+
+def kept(raw: bytes) -> bytes:
+    """Return the bytes as orjson made them (orjson 3.13 leaves each in a buffer of 4 KB or more)."""
+    return raw
+
+
+def build_state(s: Setting, mql_ms: list[int], first_due: int, as_written: bool) -> State:
     """Build the index, then the sla table, then the leads table, tracemalloc'ing each (if tracing)."""
     n = len(mql_ms)
+    value = kept if as_written else exact
     state = State({}, {}, DeadlineIndex(), [0] * n)
     before = traced()
     index, dues = state.index, state.dues
@@ -175,34 +193,63 @@ def build_state(s: Setting, mql_ms: list[int], first_due: int) -> State:
     after_index = traced()
     sla, empty = state.sla, frozenset[str]()
     for i in range(n):
-        sla[lead_name(i).encode()] = sla_to_bytes(empty, i % PARTITIONS, dues[i])
+        sla[lead_name(i).encode()] = value(sla_to_bytes(empty, i % PARTITIONS, dues[i]))
     after_sla = traced()
     leads = state.leads
     for i, mql in enumerate(mql_ms):
-        leads[lead_name(i).encode()] = lead_to_bytes(cheap_lead(s, i, mql))
+        leads[lead_name(i).encode()] = value(lead_to_bytes(cheap_lead(s, i, mql)))
     after_leads = traced()
     state.bytes_index, state.bytes_sla = after_index - before, after_sla - after_index
     state.bytes_leads = after_leads - after_sla
     return state
 
 
-def rss_probe(n: int, seed: int) -> int:
+def orjson_buffers(s: Setting, mql_ms: list[int], dues: list[int]) -> tuple[float, float]:
+    """Return the extra bytes per value that orjson's own output holds over an exactly sized copy (leads, sla)."""
+    extra: list[float] = []
+    for make in (
+        lambda i: lead_to_bytes(cheap_lead(s, i, mql_ms[i])),
+        lambda i: sla_to_bytes(frozenset(), i % PARTITIONS, dues[i]),
+    ):
+        held: list[bytes] = []
+        sizes: list[int] = []
+        for value in (kept, exact):
+            held.clear()
+            before = traced()
+            held.extend(value(make(i)) for i in range(len(mql_ms)))
+            sizes.append(traced() - before)
+        extra.append((sizes[0] - sizes[1]) / len(mql_ms))
+    return extra[0], extra[1]
+
+
+def key_partitions(state: State) -> int:
+    """Return the bytes of the key -> partition maps Faust's memory store adds when it recovers both tables."""
+    before = traced()
+    sla_map = {key: sla_from_bytes(raw)[1] for key, raw in state.sla.items()}
+    leads_map = {key: sla_map[key] for key in state.leads}
+    size = traced() - before
+    del sla_map, leads_map
+    return size
+
+
+def rss_probe(n: int, seed: int, as_written: bool) -> int:
     """In a fresh process: build the same state untraced; print the RSS growth (kB) it caused."""
     s = setting()
     mql_ms = mql_instants(s, n, seed)
     first_due = cheap_due(s, mql_ms[0])
     gc.collect()
     before = rss_kb()
-    state = build_state(s, mql_ms, first_due)
+    state = build_state(s, mql_ms, first_due, as_written)
     gc.collect()
     after = rss_kb()
     print(json.dumps({"rss_before_kb": before, "rss_after_kb": after, "leads": len(state.leads)}))
     return 0
 
 
-def run_rss_probe(n: int, seed: int) -> dict[str, int]:
+def run_rss_probe(n: int, seed: int, as_written: bool) -> dict[str, int]:
+    command = [sys.executable, "-m", "benchmarks.bench_sla_clocks", "--clocks", str(n), "--seed", str(seed)]
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_sla_clocks", "--clocks", str(n), "--seed", str(seed), "--rss-probe"],
+        [*command, "--rss-probe", *(["--as-written"] if as_written else [])],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -344,13 +391,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.bench_sla_clocks", description=__doc__.splitlines()[0])
     parser.add_argument("--clocks", type=int, default=1_000_000, help="open clocks held by the worker")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--as-written",
+        action="store_true",
+        help="hold the values as orjson returns them (about 4 KB each with orjson 3.13: some 8 GB per 1M clocks)",
+    )
     parser.add_argument("--rss-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     n = args.clocks
     if n < 2:
         parser.error("--clocks must be at least 2")
     if args.rss_probe:
-        return rss_probe(n, args.seed)
+        return rss_probe(n, args.seed, args.as_written)
 
     load_before = "/".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"load average (1/5/15 min) before: {load_before} on {os.cpu_count()} cores")
@@ -374,14 +426,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cheap_due(s, mql_ms[0]) != first_due or lead_to_bytes(cheap_lead(s, 0, mql_ms[0])) != lead_to_bytes(lead0):
         raise RuntimeError("the cheap derivation of lead 0 differs from the full one")
     print(
-        f"leads 1..{n - 1:,}: lead 0's moves with new ids/times (dataclasses.replace); MQL at {n:,} distinct "
+        f"leads 1..{n - 1:,}: lead 0's moves with new ids/times; MQL at {n:,} distinct "
         f"business milliseconds of the week of {WEEK:%Y-%m-%d} (BusinessCalendar.add(week open, offset)); "
         f"next due = BusinessCalendar.add(MQL, {s.warn_seconds:g} s); partition = i % {PARTITIONS}"
     )
 
-    rss = run_rss_probe(n, args.seed)
+    rss = run_rss_probe(n, args.seed, args.as_written)
     tracemalloc.start()
-    state = build_state(s, mql_ms, first_due)
+    state = build_state(s, mql_ms, first_due, args.as_written)
+    faust_maps = key_partitions(state)
+    sampled = min(n, 100_000)
+    extra_leads, extra_sla = orjson_buffers(s, mql_ms[:sampled], state.dues[:sampled])
     tracemalloc.stop()
     built = time.perf_counter() - started
     rng = Random(args.seed + 1)
@@ -400,7 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (1) memory
     total = state.bytes_leads + state.bytes_sla + state.bytes_index
     rss_growth = (rss["rss_after_kb"] - rss["rss_before_kb"]) * 1024
-    print(f"(1) memory for {n:,} open clocks (tracemalloc, Python allocations held after gc):")
+    held = "as orjson returned them" if args.as_written else "exactly sized, as after a changelog recovery"
+    print(f"(1) memory for {n:,} open clocks, values {held} (tracemalloc, Python allocations held after gc):")
     print(
         f"    leads table:     {state.bytes_leads / n:>7.1f} B/clock  {state.bytes_leads / 2**20:>7.1f} MiB  "
         f"(dict + key bytes + value bytes; values average {leads_value:.0f} B)"
@@ -418,6 +474,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"    RSS growth of a fresh process building the same state untraced: {rss_growth / n:.1f} B/clock "
         f"({rss_growth / 2**20:.1f} MiB; VmRSS {rss['rss_before_kb'] / 1024:.0f} -> "
         f"{rss['rss_after_kb'] / 1024:.0f} MiB)"
+    )
+    print(
+        f"    + Faust's memory store, once it has recovered both tables from their changelogs, also maps each key "
+        f"to its partition: {faust_maps / n:.1f} B/clock ({faust_maps / 2**20:.1f} MiB)"
+    )
+    extra = extra_leads + extra_sla
+    other = total - extra * n if args.as_written else total + extra * n
+    print(
+        f"    orjson {orjson.__version__}: each value orjson.dumps returns keeps a buffer of 4 KB or more; measured on "
+        f"{sampled:,} values of each table: +{extra_leads:.0f} B per leads value, +{extra_sla:.0f} B per sla value"
+    )
+    print(
+        f"    -> values {'exactly sized' if args.as_written else 'as the lead agent writes them (lead_to_bytes/'}"
+        f"{'' if args.as_written else 'sla_to_bytes output, held as is)'}: {other / n:.1f} B/clock, "
+        f"{other / 2**30:.2f} GiB for {n:,} clocks (leads + sla + index)"
     )
 
     # (2) tick
@@ -509,8 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         results = [sla_step(lead, published, s.judge, now) for lead, published in decoded]
         step_runs.append(time.perf_counter() - started)
-    if sum(len(r.events) for r in results) != judged or any(r.events[0].kind != WARNING for r in results):
-        raise RuntimeError("each due lead should publish exactly its warning")
+    published = sum(len(r.events) for r in results)  # its warning, and its breach too if that is due already
+    if len(results) != judged or any(not r.events or r.events[0].kind != WARNING for r in results):
+        raise RuntimeError("each due lead should publish its warning")
     path_runs: list[float] = []
     sla_topic = ListTopic()
     shell.sla_topic = sla_topic
@@ -519,9 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         asyncio.run(judge_checks(shell, state.leads, messages, partitions, now))
         path_runs.append(time.perf_counter() - started)
-        if len(sla_topic.sent) != judged:
-            raise RuntimeError(f"{len(sla_topic.sent)} SLA events published, expected {judged}")
-        after = sla_from_bytes(state.sla[messages[0][0]])
+        if len(sla_topic.sent) != published:
+            raise RuntimeError(f"{len(sla_topic.sent)} SLA events published, expected {published}")
+        after = sla_from_bytes(state.sla[messages[-1][0]])
         if after[0] != frozenset({f"{HANDOFF}/1/{WARNING}"}):
             raise RuntimeError(f"the judged lead's sla record is {after}")
         state.sla.update(originals)  # undo, so the next run judges the same state
@@ -530,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     step_med, step_best = median_best(step_runs)
     path_med, path_best = median_best(path_runs)
     print(
-        f"(3) judging {judged:,} due leads at {now:%a %H:%M:%S} UTC (each publishes its warning): "
+        f"(3) judging {judged:,} due leads at {now:%a %H:%M:%S} UTC ({published:,} SLA events published): "
         f"sla_step {step_med / judged * 1e6:.1f} us/lead median ({step_best / judged * 1e6:.1f} best, "
         f"{len(step_runs)} runs); the whole check-message path (from_check_message, leads get, lead_from_bytes, "
         f"SlaShell.judge_lead: sla get/decode, sla_step, stub send, metrics, sink rows, sla put, reschedule) "
@@ -553,7 +625,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "deadline_index": round(state.bytes_index / n, 1),
             "total": round(total / n, 1),
             "rss_growth": round(rss_growth / n, 1),
+            "faust_key_partition_maps": round(faust_maps / n, 1),
+            "total_values_as_written" if not args.as_written else "total_values_exact": round(other / n, 1),
         },
+        "values_held": "orjson" if args.as_written else "exact",
+        "orjson": orjson.__version__,
+        "orjson_extra_bytes_per_value": {"leads": round(extra_leads, 1), "sla": round(extra_sla, 1)},
         "value_bytes_avg": {"leads": round(leads_value, 1), "sla": round(sla_value, 1)},
         "tick": tick_figures,
         "tick_0_due_small_index_median_us": {str(k): round(statistics.median(v) * 1e6, 3) for k, v in small.items()},
@@ -561,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "leads": judged,
             "sla_step_us_per_lead": round(step_med / judged * 1e6, 2),
             "check_path_us_per_lead": round(path_med / judged * 1e6, 2),
+            "sla_events": published,
         },
         "rebuild_s": round(rebuild_best, 3),
         "rebuild_us_per_entry": round(rebuild_best / n * 1e6, 3),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,10 +47,19 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         process.kill()
 
 
+def _hang_up(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(rate: float, kafka_port: int) -> int:
-    """Start everything, show the board, and stop everything it started on Ctrl-C."""
+    """Start everything, show the board, and stop everything it started on Ctrl-C (or a closed terminal)."""
+    signal.signal(signal.SIGHUP, _hang_up)
+    signal.signal(signal.SIGTERM, _hang_up)
     folder = REPO / "data" / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "kafka" / "kafka.pid").exists():
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", "--port", str(kafka_port), "--dir", str(folder / "kafka")])
+    shutil.rmtree(folder, ignore_errors=True)  # every demo starts from an empty broker and store
+    folder.mkdir(parents=True)
     env = {
         **os.environ,
         "LEADFLOW_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
@@ -78,8 +89,9 @@ def run_demo(rate: float, kafka_port: int) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        CONSOLE.print("\nstopping the simulator, the worker and Kafka …")
         _stop(simulator)
         _stop(worker)
-        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", *kafka_args], check=False)
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", *kafka_args], check=False, capture_output=True)
+        with contextlib.suppress(OSError):  # the terminal may be gone already
+            CONSOLE.print("stopped the simulator, the worker and Kafka")
     return 0

@@ -27,7 +27,27 @@ def report_tables(report: dict[str, Any]) -> Group:
         counts.add_row(
             stage, str(report["counts"][stage]), _pct(report["conversion"][name]), _pct(report["cohort"][name])
         )
-    return Group(counts)
+    if not report.get("sla"):
+        return Group(counts)
+    sla = Table(title="SLA handoffs (clocks started in the window)", title_justify="left")
+    for column in ("handoff", "started", "met", "breached", "open", "compliance", "p50", "p90"):
+        sla.add_column(column, justify="left" if column == "handoff" else "right", no_wrap=column == "handoff")
+    for name, line in report["sla"].items():
+        sla.add_row(
+            name,
+            *(str(line[k]) for k in ("started", "met", "breached", "open")),
+            _pct(line["compliance"]),
+            _duration(line["p50_business_seconds"]),
+            _duration(line["p90_business_seconds"]),
+        )
+    return Group(counts, sla)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    hours, rest = divmod(round(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
