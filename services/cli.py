@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -10,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from services.errors import CLEAR_ERRORS
+from services.extensions import COMMAND_MODULES
 
 
 def _aware(text: str) -> datetime:
@@ -75,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     a_sub = a.add_subparsers(dest="agreement_command", required=True, metavar="ACTION")
     chk = a_sub.add_parser("check", help="validate agreement files")
     chk.add_argument("files", type=Path, nargs="+")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
@@ -86,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     from services import commands
 
-    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
+    handler: Callable[[argparse.Namespace], int] = getattr(args, "handler", None) or getattr(
+        commands, f"cmd_{args.command}"
+    )
     try:
         return handler(args)
     except CLEAR_ERRORS as exc:
