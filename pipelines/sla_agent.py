@@ -7,6 +7,7 @@ and records it in the changelogged `sla` table, so a restarted or rebalanced wor
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from pipelines.core.steps import sla_step
 from pipelines.sink_service import BatchingSink
 
 log = logging.getLogger(__name__)
+TICK_CHUNK = 1000
 COUNTERS = {WARNING: metrics.SLA_WARNINGS, BREACHED: metrics.SLA_BREACHES, MET: metrics.SLA_MET}
 
 
@@ -61,12 +63,15 @@ class SlaShell:
     async def tick(self) -> int:
         """Send a check for every lead that fell due; costs what is due, not what is open."""
         now_ms = to_ms(datetime.now(UTC))
-        due = self.index.pop_due(now_ms)
-        for lead_id, _partition in due:
-            message = to_check_message(lead_id, now_ms)
-            await self.checks_topic.send(key=message.key, value=message.value)
+        sent = 0
+        while due := self.index.pop_due(now_ms, limit=TICK_CHUNK):
+            for lead_id, _partition in due:
+                message = to_check_message(lead_id, now_ms)
+                await self.checks_topic.send(key=message.key, value=message.value)
+            sent += len(due)
+            await asyncio.sleep(0)  # many leads due at once must not hold up the agents
         metrics.SLA_OPEN.set(len(self.index))
-        return len(due)
+        return sent
 
     def rebuild(self, partitions: set[int]) -> int:
         """Rebuild the index from the recovered `sla` table for the partitions this worker now owns."""

@@ -14,6 +14,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 
 
+def _dumps(value: object) -> bytes:
+    """Encode to JSON in a bytes object of exactly its size."""
+    # orjson's own result sits in a buffer of 4 KiB or more, which the state tables would hold per lead
+    return memoryview(orjson.dumps(value)).tobytes()
+
+
 def to_ms(t: datetime) -> int:
     """Return an instant as whole milliseconds since the epoch."""
     return (t - EPOCH) // MILLISECOND
@@ -30,7 +36,7 @@ def lead_to_bytes(state: LeadState) -> bytes:
         [to_ms(m.time), m.source, m.id, m.type, m.stage, m.owner_id, m.human_activity, m.visitor_id]
         for m in state.moves
     ]
-    return orjson.dumps([1, state.lead_id, moves])
+    return _dumps([1, state.lead_id, moves])
 
 
 def lead_from_bytes(raw: bytes) -> LeadState:
@@ -47,7 +53,7 @@ def visitor_to_bytes(state: VisitorState) -> bytes:
         if t is None
         else [to_ms(t.time), t.source, t.id, t.url, t.referrer, t.utm_source, t.utm_medium, t.utm_campaign]
     )
-    return orjson.dumps([1, state.visitor_id, touch, list(state.lead_ids)])
+    return _dumps([1, state.visitor_id, touch, list(state.lead_ids)])
 
 
 def visitor_from_bytes(raw: bytes) -> VisitorState:
@@ -59,7 +65,7 @@ def visitor_from_bytes(raw: bytes) -> VisitorState:
 
 def sla_to_bytes(published: frozenset[str], partition: int, next_due: int | None) -> bytes:
     """Encode what was published of a lead's clocks, its partition and when it is next due (ms)."""
-    return orjson.dumps([1, partition, sorted(published), next_due])
+    return _dumps([1, partition, sorted(published), next_due])
 
 
 def sla_from_bytes(raw: bytes) -> tuple[frozenset[str], int, int | None]:
