@@ -22,11 +22,16 @@ def _aware(text: str) -> datetime:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="the report of CONTRACT section 4 for a window of days")
-    p.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day (inclusive)")
-    p.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day (exclusive)")
+    p = sub.add_parser("report", help="the report of CONTRACT section 4 for a window of days or a month")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (inclusive)")
+    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (exclusive)")
+    p.add_argument("--month", help="a whole month, YYYY-MM, instead of --from and --to")
     p.add_argument("--as-of", type=_aware, help="judge cohorts as of this instant (default: see README)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument(
+        "--format", choices=("table", "json"), help="print as tables (default) or JSON; with --html/--pdf only if given"
+    )
+    p.add_argument("--html", type=Path, metavar="FILE", help="write the monthly report as one self-contained HTML file")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="write it as PDF too (needs the Debian package chromium)")
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:

@@ -114,27 +114,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> dict[str, Any]:
-    from services.report import build_report
+def _report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    from services.report import build_report, report_window
 
+    start, end = report_window(args.start, args.end, args.month)
     settings = load_settings()
     agreements = load_agreements(settings.agreements)
+    now = datetime.now(UTC)
     store = open_store(settings)
     try:
-        return build_report(store, args.start, args.end, agreements, args.as_of, datetime.now(UTC))
+        report = build_report(store, start, end, agreements, args.as_of, now)
+        if args.html is None and args.pdf is None:
+            return report, {}
+        from services.monthly.write import write_monthly
+
+        return report, write_monthly(store, report, agreements, (start, end), now, args.html, args.pdf)
     finally:
         store.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Print the report as JSON or as tables."""
+    """Print the report as JSON or as tables; with --html/--pdf write the monthly report to files."""
     from services.formatting import print_report
 
-    report = _report(args)
+    report, written = _report(args)
     if args.format == "json":
         print(json.dumps(report, sort_keys=True))
-    else:
+    elif args.format == "table" or not written:
         print_report(report)
+    for kind, path in written.items():
+        print(f"wrote {kind.upper()} report: {path}", file=sys.stderr)
     return 0
 
 

@@ -50,6 +50,77 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+def goal_tables(report: dict[str, Any]) -> Group:
+    """Return the plan, pacing and revenue sections and the feedback from sales as tables."""
+    tables: list[Any] = []
+    revenue, pacing = report.get("revenue"), report.get("pacing")
+    if revenue:
+        tables.append(
+            f"[bold]Revenue[/bold] won {revenue['won']} {revenue['currency']} in {revenue['deals_won']} deal(s) "
+            f"of a goal of {revenue['goal']}: {_pct(revenue['attainment'])}"
+        )
+    if pacing:
+        title = (
+            f"Goal pacing: {pacing['business_days_elapsed']:g} of {pacing['business_days']} business days elapsed "
+            f"({_pct(pacing['elapsed_share'])})"
+        )
+        table = Table(title=title, title_justify="left")
+        for column in ("measure", "actual", "expected by now", "plan", "pace", "projected"):
+            table.add_column(column, justify="left" if column == "measure" else "right")
+        for key, line in pacing["stages"].items():
+            table.add_row(
+                key,
+                f"{line['actual']:,}",
+                _number(line["expected"]),
+                f"{line['plan']:,}",
+                _pct(line["pace"]),
+                _number(line["projected"]),
+            )
+        money = pacing["revenue"]
+        table.add_row(
+            f"revenue ({money['currency']})",
+            money["actual"],
+            money["expected"],
+            money["goal"],
+            _pct(money["pace"]),
+            money["projected"] or "—",
+        )
+        tables.append(table)
+        for currency, other in report["revenue"]["other_currencies"].items():
+            tables.append(f"[yellow]not summed:[/yellow] {other['won']} {currency} won in {other['deals_won']} deal(s)")
+    feedback = report.get("feedback")
+    if feedback:
+        tables.append(_feedback_table(feedback))
+    return Group(*tables)
+
+
+def _feedback_table(feedback: dict[str, Any]) -> Table:
+    acceptance = feedback["mql_acceptance"]
+    title = f"Feedback from sales: {_pct(acceptance['acceptance_rate'])} of {acceptance['mqls']} MQLs accepted"
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "accepted",
+        "recycled",
+        "disqualified",
+        "unworked",
+        "pending",
+        "reasons given (recycled / disqualified)",
+    ):
+        table.add_column(column, justify="left" if column.startswith("reasons") else "right")
+    reasons = "; ".join(
+        f"{kind}: " + ", ".join(f"{why} {n}" for why, n in found.items())
+        for kind, found in feedback["reasons"].items()
+        if found
+    )
+    outcomes = ("accepted", "recycled", "disqualified", "unworked", "pending")
+    table.add_row(*(str(acceptance[k]) for k in outcomes), reasons or "—")
+    return table
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     """Print the report as tables."""
-    (console or Console()).print(report_tables(report))
+    (console or Console()).print(report_tables(report), goal_tables(report))

@@ -1,4 +1,4 @@
-"""`leadflow report`: the numbers of CONTRACT section 4, read from the store."""
+"""`leadflow report`: the numbers of CONTRACT section 4 from the store, and the extra sections of docs/reports.md."""
 
 from __future__ import annotations
 
@@ -9,29 +9,43 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.agreements import in_force
-from pipelines.core.funnel import PAIRS, cohort, conversion, sla_section, window_bounds
+from pipelines.core.funnel import PAIRS, cohort, conversion, window_bounds
 from pipelines.core.lifecycle import FUNNEL
+from pipelines.core.planning import GoalShare, cumulative_conversion, goal_shares, month_bounds
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
+from services.errors import UsageError
+from services.plan import main_currency, pacing_section, plan_section, share_times, targets_section
+from services.report_feedback import feedback_section
+from services.report_revenue import deal_steps, deals_section, revenue_section, won_amount
+from services.report_sla import sla_by_handoff, sla_by_owner, worst_breaches
+from services.report_sql import TS, sql_time, stored_time, through
 
 UTC_ZONE = ZoneInfo("UTC")
-TS = "DateTime64(3, 'UTC')"
 
 
-def _param(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def report_window(start: date | None, end: date | None, month: str | None) -> tuple[date, date]:
+    """Return the report's [from, to) from --from/--to or from --month (YYYY-MM), whichever was given."""
+    if month is not None:
+        if start is not None or end is not None:
+            raise UsageError("--month stands for --from and --to: give one or the other")
+        try:
+            return month_bounds(month)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if start is None or end is None:
+        raise UsageError("give --from and --to, or --month YYYY-MM")
+    if end <= start:
+        raise UsageError(f"--to ({end}) must be after --from ({start})")
+    return start, end
 
 
 def default_as_of(store: Store, now: datetime) -> datetime:
     """Return the latest event time if a replay filled the store last, else now."""
     rows = store.query("SELECT kind, latest_event_at FROM store_runs ORDER BY started_at DESC LIMIT 1")
     if rows and rows[0][0] == "replay" and rows[0][1] is not None:
-        return _aware(rows[0][1])
+        return stored_time(rows[0][1])
     return now
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _visits(store: Store, params: dict[str, Any]) -> tuple[int, int, int]:
@@ -79,25 +93,6 @@ def _cohorts(store: Store, params: dict[str, Any]) -> dict[str, tuple[int, int]]
     return {name: (values[2 * i], values[2 * i + 1]) for i, name in enumerate(names)}
 
 
-def _sla(store: Store, params: dict[str, Any], handoffs: Sequence[str]) -> dict[str, dict[str, Any]]:
-    met = f"stopped_at IS NOT NULL AND stopped_at <= deadline AND stopped_at <= {{as_of:{TS}}}"
-    stopped = f"stopped_at IS NOT NULL AND stopped_at <= {{as_of:{TS}}}"
-    rows = store.query(
-        f"""
-        SELECT handoff, count(), countIf({met}),
-               countIf({{as_of:{TS}}} > deadline AND NOT (stopped_at IS NOT NULL AND stopped_at <= deadline)),
-               countIf({stopped}),
-               quantilesExactInclusiveIf(0.5, 0.9)(assumeNotNull(business_seconds), {stopped})
-        FROM sla_clocks
-        WHERE started_at >= {{start:{TS}}} AND started_at < {{end:{TS}}}
-        GROUP BY handoff
-        """,
-        params,
-    )
-    found = {str(r[0]): r[1:] for r in rows}
-    return {name: sla_section(*found.get(name, (0, 0, 0, 0, [0.0, 0.0]))) for name in sorted({*handoffs, *found})}
-
-
 def build_report(
     store: Store, start: date, end: date, agreements: Sequence[Agreement], as_of: datetime | None, now: datetime
 ) -> dict[str, Any]:
@@ -106,13 +101,14 @@ def build_report(
     zone = agreement.zone if agreement else UTC_ZONE
     lower, upper = window_bounds(start, end, zone)
     as_of = as_of or default_as_of(store, now)
-    params = {"start": _param(lower), "end": _param(upper), "as_of": _param(as_of)}
+    params = {"start": sql_time(lower), "end": sql_time(upper), "as_of": sql_time(as_of)}
     visits, visitors, tied = _visits(store, params)
     counts: dict[str, int] = {"visits": visits, "visitors": visitors, **_stage_counts(store, params)}
     reached = {"visit_to_lead": (visitors, tied), **_cohorts(store, params)}
     overlapping = [a for a in agreements if a.effective_from < end and start < a.effective_to]
-    handoffs = [h.name for a in overlapping for h in a.handoffs]
-    return {
+    handoffs = [h for a in overlapping for h in a.handoffs]
+    follow_ups = sorted({h.name for h in handoffs if h.starts_on.stage == "mql"})
+    report: dict[str, Any] = {
         "window": {
             "from": start.isoformat(),
             "to": end.isoformat(),
@@ -124,7 +120,45 @@ def build_report(
         },
         "counts": counts,
         "conversion": conversion(counts),
+        "conversion_cumulative": cumulative_conversion(counts),
         "cohort": cohort(reached),
         "cohort_sizes": {name: {"entered": n, "went_on": k} for name, (n, k) in reached.items()},
-        "sla": _sla(store, params, handoffs) if agreement else {},
+        "sla": sla_by_handoff(store, params, [h.name for h in handoffs]) if agreement else {},
+        "sla_by_owner": sla_by_owner(store, params) if agreement else {},
+        "worst_breaches": worst_breaches(store, params, overlapping, as_of) if agreement else [],
+        "feedback": feedback_section(store, params, follow_ups),
+    }
+    to_date = counts if through(as_of) >= upper else _counts_to(store, params, max(through(as_of), lower))
+    shares = goal_shares(agreements, start, end)
+    return {**report, **_goal_sections(store, params, counts, to_date, agreement, shares, as_of)}
+
+
+def _counts_to(store: Store, params: dict[str, Any], until: datetime) -> dict[str, int]:
+    """Count visits and stage entries from the window's start to `until` (pacing's actual to date)."""
+    early = {**params, "end": sql_time(until)}
+    return {"visits": _visits(store, early)[0], **_stage_counts(store, early)}
+
+
+def _goal_sections(
+    store: Store,
+    params: dict[str, Any],
+    counts: dict[str, int],
+    to_date: dict[str, int],
+    agreement: Agreement | None,
+    shares: Sequence[GoalShare],
+    as_of: datetime,
+) -> dict[str, Any]:
+    """Return the sections that need a goal: revenue, plan, pacing, deals, target rates ({} without a goal)."""
+    steps = deal_steps(store, params)
+    currency = main_currency(shares, agreement)
+    main = agreement or (shares[0].agreement if shares else None)
+    if currency is None or main is None:
+        return {"revenue": {}, "plan": {}, "pacing": {}, "deals": deals_section(steps), "conversion_targets": {}}
+    won = won_amount([s for s in steps if s.at <= as_of], currency)
+    return {
+        "revenue": revenue_section(steps, shares, currency),
+        "plan": plan_section(shares),
+        "pacing": pacing_section(share_times(shares), to_date, won, currency, as_of),
+        "deals": deals_section(steps),
+        "conversion_targets": targets_section(counts, main),
     }

@@ -1,0 +1,1 @@
+"""The monthly report for the company meeting: one self-contained HTML file (and a PDF printed from it)."""

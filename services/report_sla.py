@@ -1,0 +1,85 @@
+"""SLA sections of a report: per handoff, per handoff and owner, and the worst breaches in business time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pipelines.core.calendar import BusinessCalendar
+from pipelines.core.funnel import sla_section
+from pipelines.store.client import Store
+from schemas.agreement import Agreement
+from services.report_sql import TS, stored_time
+
+NO_OWNER = "(no owner)"
+WORST_BREACHES = 10
+_NOTHING = (0, 0, 0, 0, [0.0, 0.0])
+
+
+def _judged(store: Store, params: dict[str, Any], keys: str) -> list[tuple[Any, ...]]:
+    """Clocks started in the window grouped by `keys`: started, met, breached, stopped, p50/p90 of stopped ones."""
+    met = f"stopped_at IS NOT NULL AND stopped_at <= deadline AND stopped_at <= {{as_of:{TS}}}"
+    stopped = f"stopped_at IS NOT NULL AND stopped_at <= {{as_of:{TS}}}"
+    return store.query(
+        f"""
+        SELECT {keys}, count(), countIf({met}),
+               countIf({{as_of:{TS}}} > deadline AND NOT (stopped_at IS NOT NULL AND stopped_at <= deadline)),
+               countIf({stopped}),
+               quantilesExactInclusiveIf(0.5, 0.9)(assumeNotNull(business_seconds), {stopped})
+        FROM sla_clocks
+        WHERE started_at >= {{start:{TS}}} AND started_at < {{end:{TS}}}
+        GROUP BY {keys}
+        """,
+        params,
+    )
+
+
+def sla_by_handoff(store: Store, params: dict[str, Any], handoffs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Return the `sla` section: a line per handoff of the agreements in force, and per handoff with clocks."""
+    found = {str(r[0]): r[1:] for r in _judged(store, params, "handoff")}
+    return {name: sla_section(*found.get(name, _NOTHING)) for name in sorted({*handoffs, *found})}
+
+
+def sla_by_owner(store: Store, params: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Return the same lines per handoff and owner (the owner when the clock stopped, else the lead's latest)."""
+    section: dict[str, dict[str, dict[str, Any]]] = {}
+    for handoff, owner, *line in sorted(_judged(store, params, "handoff, owner_id"), key=lambda r: (r[0], r[1])):
+        section.setdefault(str(handoff), {})[str(owner) or NO_OWNER] = sla_section(*line)
+    return section
+
+
+def worst_breaches(
+    store: Store, params: dict[str, Any], agreements: Sequence[Agreement], as_of: datetime, limit: int = WORST_BREACHES
+) -> list[dict[str, Any]]:
+    """Breached clocks started in the window, longest overrun first (business seconds past the deadline)."""
+    rows = store.query(
+        f"""
+        SELECT lead_id, handoff, agreement, owner_id, started_at, deadline,
+               if(stopped_at IS NOT NULL AND stopped_at <= {{as_of:{TS}}}, stopped_at, NULL) AS stopped
+        FROM sla_clocks
+        WHERE started_at >= {{start:{TS}}} AND started_at < {{end:{TS}}}
+          AND {{as_of:{TS}}} > deadline AND NOT (stopped_at IS NOT NULL AND stopped_at <= deadline)
+        """,
+        params,
+    )
+    calendars = {a.name: BusinessCalendar.from_agreement(a) for a in agreements}
+    breaches = [_breach(row, calendars, as_of) for row in rows]
+    breaches.sort(key=lambda b: (-b["overrun_business_seconds"], b["started_at"], b["lead_id"], b["handoff"]))
+    return breaches[:limit]
+
+
+def _breach(row: tuple[Any, ...], calendars: dict[str, BusinessCalendar], as_of: datetime) -> dict[str, Any]:
+    lead_id, handoff, agreement, owner, started_at, deadline, stopped = row
+    deadline, end = stored_time(deadline), stored_time(stopped) if stopped is not None else as_of
+    calendar = calendars.get(str(agreement))
+    overrun = calendar.between(deadline, end) if calendar else (end - deadline).total_seconds()
+    return {
+        "lead_id": str(lead_id),
+        "handoff": str(handoff),
+        "owner_id": str(owner) or NO_OWNER,
+        "started_at": stored_time(started_at).isoformat(),
+        "deadline": deadline.isoformat(),
+        "stopped_at": None if stopped is None else end.isoformat(),
+        "overrun_business_seconds": round(overrun, 3),
+    }
