@@ -19,7 +19,7 @@ from pipelines.core.planning import (
     add_plans,
     business_days_elapsed,
     elapsed_share,
-    money,
+    json_amount,
     pace,
     rounded,
     share,
@@ -84,9 +84,9 @@ def share_json(goal: GoalShare) -> dict[str, Any]:
         "shared_days": goal.shared_days,
         "period_days": goal.period_days,
         "currency": goal.currency,
-        "revenue": money(goal.revenue),
-        "period_revenue": money(goals.revenue),
-        "average_deal_size": money(goals.average_deal_size),
+        "revenue": json_amount(goal.revenue),
+        "period_revenue": json_amount(goals.revenue),
+        "average_deal_size": json_amount(goals.average_deal_size),
         "rates": goals.rates.model_dump(),
         "plan": goal.plan,
     }
@@ -106,11 +106,11 @@ def _money_pace(line: Pace, currency: str) -> dict[str, Any]:
     projected = line.projected
     return {
         "currency": currency,
-        "actual": money(line.actual),
-        "goal": money(line.goal),
-        "expected": money(line.expected),
+        "actual": json_amount(line.actual),
+        "goal": json_amount(line.goal),
+        "expected": json_amount(line.expected),
         "pace": rounded(line.pace),
-        "projected": None if projected is None else money(projected),
+        "projected": None if projected is None else json_amount(projected),
     }
 
 

@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from pipelines.agreements import in_force, load_agreements
-from pipelines.core.planning import RATE_PAIRS, GoalShare, goal_shares, money
+from pipelines.core.planning import RATE_PAIRS, GoalShare, goal_shares, json_amount
 from pipelines.settings import load_settings
 from schemas.agreement import Agreement
 from services.errors import UsageError
@@ -95,8 +95,8 @@ def _goal(shares: Sequence[GoalShare], currency: str) -> dict[str, Any]:
     totals: dict[str, Any] = {}
     for goal in shares:
         totals[goal.currency] = totals.get(goal.currency, 0) + goal.revenue
-    others = {c: money(v) for c, v in sorted(totals.items()) if c != currency}
-    return {"currency": currency, "revenue": money(totals.get(currency, 0)), "other_currencies": others}
+    others = {c: json_amount(v) for c, v in sorted(totals.items()) if c != currency}
+    return {"currency": currency, "revenue": json_amount(totals.get(currency, 0)), "other_currencies": others}
 
 
 def _proposal(args: argparse.Namespace, main: Agreement, shares: Sequence[GoalShare], now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from pipelines.core.planning import GoalShare, exact, money, rounded, share
+from pipelines.core.planning import GoalShare, exact, json_amount, rounded, share
 from pipelines.store.client import Store
 from services.report_sql import TS, stored_time
 
@@ -88,16 +88,16 @@ def revenue_section(steps: Sequence[DealStep], shares: Sequence[GoalShare], curr
     amount, deals = won.get(currency, (Decimal(0), 0))
     others = {
         other: {
-            "won": money(won.get(other, (Decimal(0), 0))[0]),
+            "won": json_amount(won.get(other, (Decimal(0), 0))[0]),
             "deals_won": won.get(other, (Decimal(0), 0))[1],
-            "goal": money(goals[other]) if other in goals else None,
+            "goal": json_amount(goals[other]) if other in goals else None,
         }
         for other in sorted({*won, *goals} - {currency})
     }
     return {
         "currency": currency,
-        "won": money(amount),
-        "goal": money(goals[currency]),
+        "won": json_amount(amount),
+        "goal": json_amount(goals[currency]),
         "attainment": rounded(share(amount, goals[currency])),
         "deals_won": deals,
         "other_currencies": others,

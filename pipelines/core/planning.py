@@ -53,6 +53,11 @@ def money(value: Number) -> str:
         return str(quotient.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+def json_amount(value: Number) -> float:
+    """Return an amount as a JSON number: the nearest float to its exact value (no rounding to cents)."""
+    return float(exact(value))
+
+
 def rounded(value: Number | None, digits: int = RATIO_DIGITS) -> float | None:
     """Return a number as a float rounded to `digits` places (None stays None)."""
     return None if value is None else round(float(exact(value)), digits)

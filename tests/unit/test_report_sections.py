@@ -78,11 +78,11 @@ def test_revenue_is_won_against_the_prorated_goal_and_other_currencies_stay_apar
     # 100,000.01 EUR won of 195,652.17: 100000.01 * 184 / (1,200,000 * 30) = 0.511111...
     assert revenue_section(steps, shares, "EUR") == {
         "currency": "EUR",
-        "won": "100000.01",
-        "goal": "195652.17",
+        "won": 100000.01,
+        "goal": 1_200_000 * 30 / 184,
         "attainment": 0.511111,
         "deals_won": 2,
-        "other_currencies": {"USD": {"won": "8350.00", "deals_won": 1, "goal": None}},
+        "other_currencies": {"USD": {"won": 8350.0, "deals_won": 1, "goal": None}},
     }
     assert won_amount(steps, "EUR") == Decimal("100000.01")
     assert deals_section(steps) == {"created": 1, "proposal": 1, "won": 3, "lost": 0}
@@ -94,8 +94,8 @@ def test_a_goal_in_another_currency_is_reported_beside_not_added() -> None:
     shares = goal_shares([H2, usd], date(2026, 12, 1), date(2027, 2, 1))
     section = revenue_section([], shares, "EUR")
     # EUR: 31 of 184 days of 1,200,000 = 202,173.91; USD: 31 of 181 days of 905,000 = 155,000
-    assert (section["goal"], section["won"], section["attainment"]) == ("202173.91", "0.00", 0.0)
-    assert section["other_currencies"] == {"USD": {"won": "0.00", "deals_won": 0, "goal": "155000.00"}}
+    assert (section["goal"], section["won"], section["attainment"]) == (1_200_000 * 31 / 184, 0.0, 0.0)
+    assert section["other_currencies"] == {"USD": {"won": 0.0, "deals_won": 0, "goal": 155000.0}}
 
 
 def test_pacing_prorates_the_plan_by_business_days_elapsed() -> None:
@@ -116,11 +116,11 @@ def test_pacing_prorates_the_plan_by_business_days_elapsed() -> None:
     # revenue: 195,652.17 * 10 / 21 = 93,167.70 expected; pace 100,000 * 21 * 184 / (1,200,000 * 30 * 10) = 1.073333
     assert section["revenue"] == {
         "currency": "EUR",
-        "actual": "100000.00",
-        "goal": "195652.17",
-        "expected": "93167.70",
+        "actual": 100000.0,
+        "goal": 1_200_000 * 30 / 184,
+        "expected": pytest.approx(1_200_000 * 30 / 184 * 10 / 21),
         "pace": 1.073333,
-        "projected": "210000.00",
+        "projected": 210000.0,
     }
     assert plan_section(shares)["mql"] == 134 and plan_section([]) == {}
 
