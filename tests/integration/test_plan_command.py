@@ -30,7 +30,7 @@ def test_the_agreement_period_works_back_without_a_store(tmp_path: Path) -> None
     plan = leadflow_json(["plan", "--agreement", "2026-H2", "--format", "json"], env, tmp_path)
     # 1,200,000 / 20,000 = 60; / 0.25 = 240; / 0.6 = 400; / 0.5 = 800; / 0.4 = 2,000; / 0.02 = 100,000
     assert plan["plan"] == {"customer": 60, "opportunity": 240, "sql": 400, "mql": 800, "lead": 2000, "visits": 100_000}
-    assert plan["goal"] == {"currency": "EUR", "revenue": "1200000.00", "other_currencies": {}}
+    assert plan["goal"] == {"currency": "EUR", "revenue": 1200000.0, "other_currencies": {}}
     assert plan["window"] == {"from": "2026-07-01", "to": "2027-01-01"}
     assert not (tmp_path / "never-opened").exists()
     table = leadflow(["plan", "--agreement", "2026-H2"], env, tmp_path)
@@ -53,7 +53,7 @@ def test_a_month_is_planned_as_the_report_plans_it(tmp_path: Path) -> None:
             "customer": 10,
         }
     )
-    assert plan["goal"]["revenue"] == report["revenue"]["goal"] == "195652.17"
+    assert plan["goal"]["revenue"] == report["revenue"]["goal"] == 1_200_000 * 30 / 184
     (share,) = plan["shares"]
     assert (share["shared_days"], share["period_days"], share["agreement"]) == (30, 184, "2026-H2")
 
