@@ -44,6 +44,7 @@ class Replayer:
         self._published: dict[str, frozenset[str]] = {}
         self._index = DeadlineIndex()
         self._now: datetime | None = None
+        self._visits_seen: set[tuple[str, str]] = set()
         self._store = store
         self._received_at = received_at
         self._topic = origin_topic
@@ -74,7 +75,8 @@ class Replayer:
         effects = visit_step(self._visitors.get(event.subject), event)
         self._visitors[event.subject] = effects.state
         self._batch.add_first_touches(effects.first_touches)
-        self._count(event, duplicate=False)
+        self._count(event, duplicate=event.key in self._visits_seen)
+        self._visits_seen.add(event.key)
 
     def _lead(self, event: Event) -> None:
         effects = lead_step(self._leads.get(event.subject), event)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+)
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
 Optional = Annotated[str, Field(max_length=4096)] | None
@@ -20,6 +30,15 @@ def _rfc3339(value: object) -> object:
     """Accept only RFC 3339 text with an offset (not Unix numbers or other ISO 8601 forms)."""
     if not isinstance(value, str) or not RFC3339.match(value):
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-02T09:15:00+01:00")
+    return value
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """Refuse times that exist with their offset but not in UTC (the edges of year 1 and year 9999)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
     return value
 
 
@@ -110,7 +129,7 @@ class Envelope(BaseModel):
     id: NonEmpty
     source: NonEmpty
     type: str
-    time: Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False)]
+    time: Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc_range), Field(strict=False)]
     subject: NonEmpty
     data: _Data
 

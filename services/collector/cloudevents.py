@@ -59,7 +59,17 @@ def split_structured(body: bytes, content_type: str | None) -> list[Item]:
         raise BodyError(400, "invalid_body", "expected a CloudEvent object or a JSON array of them")
     if not document:
         raise BodyError(400, "empty_batch", "the batch holds no event")
-    return [Item(orjson.dumps(e)) if isinstance(e, dict) else Item(None, "not a JSON object") for e in document]
+    return [_item(e) for e in document]
+
+
+def _item(element: object) -> Item:
+    """One batch element as its own JSON bytes, or why it cannot be."""
+    if not isinstance(element, dict):
+        return Item(None, "not a JSON object")
+    try:
+        return Item(orjson.dumps(element))
+    except orjson.JSONEncodeError:
+        return Item(None, "nested too deeply")
 
 
 def from_binary(headers: Mapping[str, str], body: bytes) -> bytes:
@@ -80,4 +90,7 @@ def from_binary(headers: Mapping[str, str], body: bytes) -> bytes:
             raise BodyError(400, "invalid_json", f"the body (the event's data) is not JSON: {exc}") from None
     if kind:
         document.setdefault("datacontenttype", kind)
-    return orjson.dumps(document)
+    try:
+        return orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        raise BodyError(400, "invalid_json", "the body (the event's data) is nested too deeply") from None
