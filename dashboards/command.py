@@ -1,0 +1,84 @@
+"""`leadflow dashboards`: build the boards' JSON, check it, and run their ClickHouse panels without Grafana."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.agreements import load_agreements
+from pipelines.settings import load_settings
+from schemas.agreement import Agreement
+from services.errors import UsageError
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+00:00")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add `dashboards build` and `dashboards run` to the leadflow command."""
+    p = sub.add_parser("dashboards", help="Grafana boards as code: build their JSON, run their panel queries")
+    actions = p.add_subparsers(dest="dashboards_command", required=True, metavar="ACTION")
+    build = actions.add_parser("build", help="write the boards' JSON (built from LEADFLOW_AGREEMENTS)")
+    build.add_argument("--out", type=Path, help="folder of the JSON files (default: dashboards/json)")
+    build.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files differ")
+    build.set_defaults(handler=cmd_build)
+    run = actions.add_parser("run", help="run every ClickHouse panel query against the store for a range")
+    run.add_argument("--from", dest="start", type=_instant, required=True, help="range start, ISO time with offset")
+    run.add_argument("--to", dest="end", type=_instant, required=True, help="range end (also 'as of')")
+    run.add_argument("--interval", type=int, help="$__interval_s in seconds (default: range / 300)")
+    run.add_argument("--format", choices=("table", "json"), default="table")
+    run.set_defaults(handler=cmd_run)
+
+
+def _agreements() -> list[Agreement]:
+    agreements = load_agreements(load_settings().agreements)
+    if not agreements:
+        raise UsageError("no agreement in LEADFLOW_AGREEMENTS: the boards take their targets from one")
+    return agreements
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Write (or check) the committed board JSON."""
+    from dashboards.build import JSON_DIR, differences, write
+
+    folder: Path = args.out or JSON_DIR
+    agreements = _agreements()
+    if args.check:
+        stale = differences(agreements, folder)
+        for name in stale:
+            print(f"{folder / name}: differs from what `leadflow dashboards build` writes", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write(agreements, folder):
+        print(path)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run every ClickHouse panel for the range; exit 1 if one misses a column its panel reads."""
+    from dashboards.build import clickhouse_queries
+    from dashboards.runner import default_interval, run_queries
+    from pipelines.store.client import open_store
+
+    if args.end <= args.start:
+        raise UsageError("--to must be after --from")
+    interval = args.interval or default_interval(args.start, args.end)
+    queries = clickhouse_queries(_agreements())
+    store = open_store(load_settings())
+    try:
+        results = [r.as_dict() for r in run_queries(store, queries, args.start, args.end, interval)]
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps({"interval_s": interval, "panels": results}, sort_keys=True))
+    else:
+        for r in results:
+            problem = f"  MISSING {', '.join(r['missing'])}" if r["missing"] else ""
+            print(f"{r['seconds'] * 1000:7.1f} ms  {len(r['rows']):5d} rows  {r['board']} / {r['panel']}{problem}")
+    return 1 if any(r["missing"] for r in results) else 0

@@ -1,0 +1,97 @@
+"""Funnel & conversion: stage entries over time, conversion against the agreement's targets, cohorts, breakdowns."""
+
+from __future__ import annotations
+
+import itertools
+
+from grafana_foundation_sdk.builders import stat
+
+from dashboards import queries
+from dashboards.panels import bargauge_panel, stat_panel, table_panel, timeseries_panel
+from dashboards.sdk import Board, ClickHouse, threshold_override, thresholds, unit
+from dashboards.targets import CUMULATIVE, NEXT_STEP, Targets
+
+UID = "leadflow-funnel"
+RANGE_NOTE = "Entries whose time lies in the range; ratios are judged as of the end of the range."
+
+
+def _conversion_stat(title: str, description: str, query: ClickHouse, goals: dict[str, float]) -> stat.Panel:
+    """Return a stat of ratio fields, each coloured against its own target (blue where the agreement sets none)."""
+    panel = stat_panel(title, description, [query], unit="percentunit", width=24).thresholds(thresholds("blue"))
+    for field, goal in goals.items():
+        panel = panel.override_by_name(field, threshold_override(goal))
+    return panel.decimals(1)
+
+
+def build(goals: Targets) -> Board:
+    """Return the funnel board."""
+    board = Board(
+        UID,
+        "leadflow · Funnel & conversion",
+        f"Stage entries and conversion against agreement {goals.agreement}. {RANGE_NOTE}",
+        refresh="10s",
+        since="now-7d",
+        tags=["funnel"],
+    )
+    board.row("Volume")
+    counts = ClickHouse(queries.stage_counts(), queries.COUNT_COLUMNS)
+    board.add(
+        bargauge_panel("Funnel", "Visits and stage entries in the range, top to bottom.", [counts], unit="short",
+                       width=8).thresholds(thresholds("blue"))
+    )  # fmt: skip
+    over_time = ClickHouse(queries.entries_over_time(), ("time", "stage", "entries"), time_series=True)
+    board.add(
+        timeseries_panel(
+            "Stage entries over time", "Entries per stage and interval (exact, from stage_entries).", [over_time],
+            width=16, bars=True,
+        )
+    )  # fmt: skip
+    board.row("Conversion against the agreement")
+    next_names = [name for name, _, _ in NEXT_STEP]
+    next_step = ClickHouse(queries.next_step_conversion(), next_names)
+    board.add(
+        _conversion_stat(
+            "Next-step conversion vs. target",
+            f"Each stage's entries over the previous stage's in the range; green at the target of {goals.agreement}, "
+            "orange from 80 % of it, red below. mql_to_sal and sal_to_sql have no target.",
+            next_step,
+            goals.next_step,
+        )
+    )
+    cumulative_names = [name for name, _, _ in CUMULATIVE]
+    cumulative = ClickHouse(queries.cumulative_conversion(), cumulative_names)
+    board.add(
+        _conversion_stat(
+            "Cumulative conversion vs. target",
+            "Each stage's entries over the visits in the range, against the product of the target rates up to it "
+            "(none for sal: the agreement sets no rate into it).",
+            cumulative,
+            goals.cumulative,
+        )
+    )
+    cohort_names = ["visit_to_lead", *(f"{a}_to_{b}" for a, b in itertools.pairwise(queries.FUNNEL))]
+    cohort = ClickHouse(queries.cohort_conversion(), cohort_names)
+    board.add(
+        _conversion_stat(
+            "Cohort conversion",
+            "Of the entries to a stage in the range, the share whose episode entered the next stage by the end of "
+            "the range; for visits, the share of the range's visitors who filled a form.",
+            cohort,
+            {k: v for k, v in goals.next_step.items() if k in cohort_names},
+        )
+    )
+    board.row("Breakdown")
+    funnel_columns = list(queries.FUNNEL)
+    sources = ClickHouse(queries.by_source(), ["source", "campaign", *funnel_columns, "lead_to_customer"])
+    board.add(
+        table_panel(
+            "By source and campaign", "Stage entries in the range by the lead's first touch.", [sources]
+        ).override_by_name("lead_to_customer", [unit("percentunit")])
+    )
+    owners = ClickHouse(queries.by_owner(), ["owner", *funnel_columns, "mql_to_sql"])
+    board.add(
+        table_panel("By owner", "Stage entries in the range by the lead's current owner.", [owners]).override_by_name(
+            "mql_to_sql", [unit("percentunit")]
+        )
+    )
+    return board
