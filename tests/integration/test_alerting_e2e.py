@@ -27,6 +27,7 @@ import yaml
 
 from dashboards.build import JSON_DIR, promql_expressions
 from dashboards.macros import expand_promql
+from tests.integration.agreements import around_the_clock
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import REPO, Worker, leadflow_json, wait_until
 from tests.unit.factories import activity_event, form_event, stage_event
@@ -78,34 +79,6 @@ def _answers(service: Service, url: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _agreement(folder: Path, now: datetime) -> Path:
-    """An agreement open around the clock where it is about noon now, with a one-minute follow-up."""
-    offset = 12 - now.hour
-    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
-    folder.mkdir()
-    (folder / "alerting.yaml").write_text(
-        f"""
-name: alerting-test
-effective_from: {(now - timedelta(days=2)).date()}
-effective_to: {(now + timedelta(days=2)).date()}
-timezone: {zone}
-business_hours: {{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:59"}}
-goals:
-  revenue: 100000
-  currency: EUR
-  average_deal_size: 10000
-  rates: {{visit_to_lead: 0.1, lead_to_mql: 0.5, mql_to_sql: 0.5, sql_to_opportunity: 0.5,
-          opportunity_to_customer: 0.5}}
-handoffs:
-  - name: mql_follow_up
-    starts_on: {{stage: mql}}
-    stops_on: {{human_activity: true, stages: [sal, sql, opportunity, customer, recycled, disqualified]}}
-    within: 1m
-"""
-    )
-    return folder
 
 
 def _prometheus_config(folder: Path, ports: dict[str, int]) -> Path:
@@ -215,7 +188,10 @@ def test_an_sla_breach_reaches_the_webhook_and_every_promql_expression_evaluates
     kafka: LocalKafka, worker_env: dict[str, str], monitoring: dict[str, Any], tmp_path: Path
 ) -> None:
     began = time.monotonic()
-    env = {**worker_env, "LEADFLOW_AGREEMENTS": str(_agreement(tmp_path / "agreements", datetime.now(UTC)))}
+    env = {
+        **worker_env,
+        "LEADFLOW_AGREEMENTS": str(around_the_clock(tmp_path / "agreements", datetime.now(UTC), "alerting-test")),
+    }
     worker = Worker(env, tmp_path).start()
     prometheus = monitoring["ports"]["prometheus"]
     try:

@@ -12,40 +12,12 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
+from tests.integration.agreements import around_the_clock
 from tests.integration.kafka_fixture import LocalKafka
 from tests.integration.processes import Worker, base_env, leadflow_json, wait_until
 from tests.unit.factories import activity_event, form_event, stage_event
 
 pytestmark = pytest.mark.integration
-
-
-def _agreement(folder: Path, now: datetime) -> Path:
-    """An agreement open around the clock where it is now about noon, with a one-minute follow-up."""
-    offset = 12 - now.hour
-    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
-    folder.mkdir()
-    (folder / "live.yaml").write_text(
-        f"""
-name: live-test
-effective_from: {(now - timedelta(days=2)).date()}
-effective_to: {(now + timedelta(days=2)).date()}
-timezone: {zone}
-business_hours: {{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:59"}}
-goals:
-  revenue: 100000
-  currency: EUR
-  average_deal_size: 10000
-  rates: {{visit_to_lead: 0.1, lead_to_mql: 0.5, mql_to_sql: 0.5,
-          sql_to_opportunity: 0.5, opportunity_to_customer: 0.5}}
-handoffs:
-  - name: mql_follow_up
-    starts_on: {{stage: mql}}
-    stops_on: {{human_activity: true, stages: [sal, sql, opportunity, customer, recycled, disqualified]}}
-    within: 1m
-    warn_at: 0.5
-"""
-    )
-    return folder
 
 
 def _script(t0: datetime) -> list[tuple[float, bytes]]:
@@ -98,7 +70,10 @@ def test_handoff_clocks_publish_each_sla_event_once_across_a_restart(
     kafka: LocalKafka, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
-    env = {**worker_env, "LEADFLOW_AGREEMENTS": str(_agreement(tmp_path / "agreements", now))}
+    env = {
+        **worker_env,
+        "LEADFLOW_AGREEMENTS": str(around_the_clock(tmp_path / "agreements", now, "live-test", warn_at=0.5)),
+    }
     worker = Worker(env, tmp_path, "worker-1").start()
     t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
     script = _script(t0)

@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 
 from pipelines.store.client import RemoteStore
+from services.monthly.browser import FLAGS
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import Worker, leadflow_json, wait_until
 from tests.integration.test_collector_kafka import BROWSER_KEY, Collector, keys_file, messages
@@ -35,17 +36,7 @@ pytestmark = pytest.mark.integration
 
 EMAIL = "Ada.Lovelace@Example.com"
 UTM = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "autumn-launch"}
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-port=0",
-]
+CHROMIUM_FLAGS = [*FLAGS, "--remote-debugging-port=0"]
 
 
 def page(collector_url: str, body: str) -> bytes:
