@@ -9,7 +9,7 @@ onto fresh topics (unique prefix). Then, with every event already in Kafka:
 (b) leadflow: `leadflow worker` (own chDB store, web port, app id), timed from its start until its store holds
     every event (`events FINAL` = distinct valid events, `dead_letters FINAL` = malformed lines), polled through
     the worker's /leadflow/query page. Start-up is the time until its web port answers.
-Target (DESIGN.md): (b) at least half of (a) in the same run. Broker and worker are stopped at the end.
+Target: (b) at least half of (a) in the same run. Broker and worker are stopped at the end.
 Prints a few human-readable lines and one final JSON line.
 """
 

@@ -7,7 +7,7 @@
 (b) `leadflow replay FILE --no-progress` as a subprocess into a fresh chDB store (chDB allows one process per
     data path), timed by wall clock; a replay of an empty file into another fresh store gives the fixed
     start-up cost (interpreter, imports, DDL), which is also reported subtracted.
-Generating the file is not counted. Target (DESIGN.md): the core without Kafka at >= 100k events/s.
+Generating the file is not counted. Target: the core without Kafka at >= 100k events/s.
 Prints a few human-readable lines, the profile of (a), and one final JSON line.
 """
 

@@ -202,7 +202,7 @@ def current_breaches() -> str:
     """
 
 
-# Deals won: a deal counts once, at its first `won` event (CONTRACT section 4); amounts are JSON numbers or strings.
+# Deals won: a deal counts once, at its first `won` event (contract §4); amounts are JSON numbers or strings.
 DEALS_WON = """
     SELECT deal_id, min(time) AS won_at,
            argMin(amount, (time, source, id)) AS amount, argMin(currency, (time, source, id)) AS currency

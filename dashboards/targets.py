@@ -19,7 +19,7 @@ BACKWARDS: tuple[tuple[str, str, str], ...] = (
     ("mql", "lead_to_mql", "lead"),
     ("lead", "visit_to_lead", "visits"),
 )
-# Share of judged clocks to meet in time. The agreement file has no field for it (CONTRACT section 3), so it
+# Share of judged clocks to meet in time. The agreement file has no field for it (contract §3), so it
 # lives here and in deploy/prometheus/rules/leadflow.yml (LeadflowSlaComplianceLow); a test keeps them equal.
 COMPLIANCE_TARGET = 0.9
 PLAN_KEYS: tuple[str, ...] = ("visits", "lead", "mql", "sql", "opportunity", "customer")
@@ -76,7 +76,7 @@ def targets(agreements: Sequence[Agreement]) -> Targets:
 
 
 def worked_backwards(revenue: Decimal, agreement: Agreement) -> dict[str, int]:
-    """Return the plan for a revenue goal (CONTRACT section 3: ceil at every step)."""
+    """Return the plan for a revenue goal (contract §3: ceil at every step)."""
     goals = agreement.goals
     rates = goals.rates.model_dump()
     plan = {"customer": math.ceil(revenue / goals.average_deal_size)}

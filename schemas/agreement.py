@@ -1,4 +1,4 @@
-"""Pydantic model of the sales-marketing agreement file (CONTRACT section 3)."""
+"""Pydantic model of the sales-marketing agreement file (contract §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pydantic models of the CloudEvents envelope and of every leadflow event type (CONTRACT section 1)."""
+"""Pydantic models of the CloudEvents envelope and of every leadflow event type (contract §1)."""
 
 from __future__ import annotations
 

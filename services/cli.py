@@ -22,7 +22,7 @@ def _aware(text: str) -> datetime:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="the report of CONTRACT section 4 for a window of days or a month")
+    p = sub.add_parser("report", help="the report of contract §4 for a window of days or a month")
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (inclusive)")
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (exclusive)")
     p.add_argument("--month", help="a whole month, YYYY-MM, instead of --from and --to")

@@ -1,4 +1,4 @@
-"""`leadflow report`: the numbers of CONTRACT section 4 from the store, and the extra sections of docs/reports.md."""
+"""`leadflow report`: the numbers of contract §4 from the store, and the extra sections of docs/reports.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Business-hours calendar of an agreement (CONTRACT section 3): open hours, deadlines and business time.
+"""Business-hours calendar of an agreement (contract §3): open hours, deadlines and business time.
 
 A business day is a local date whose weekday is one of `days` and that is not a holiday. Its window
 is [opens, closes) on that date in the agreement's zone, taken as the real UTC instants those wall

@@ -1,4 +1,4 @@
-"""Funnel maths of the report (CONTRACT section 4): pairs, period ratios, cohort shares, report windows."""
+"""Funnel maths of the report (contract §4): pairs, period ratios, cohort shares, report windows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The stage model of CONTRACT section 2: a lead's event-time-ordered moves fold into episodes, entries, transitions."""
+"""The stage model of contract §2: a lead's event-time-ordered moves fold into episodes, entries, transitions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Goal planning (CONTRACT sections 3 and 4): the revenue goal worked backwards, prorated, paced and revised.
+"""Goal planning (contract §3 and §4): the revenue goal worked backwards, prorated, paced and revised.
 
 Everything is exact: money and rates are read as the decimals they are written as (a rate of 0.1 is 1/10,
 not the float nearest to it) and carried as fractions, so `ceil` at every step never rounds up a figure

@@ -159,7 +159,7 @@ def test_sla_panels_agree_with_the_report(
 
 
 def _plan(days: int) -> dict[str, int]:
-    """The goal of `days` days of the agreement, worked backwards per CONTRACT section 3, with exact fractions."""
+    """The goal of `days` days of the agreement, worked backwards per contract §3, with exact fractions."""
     goals = AGREEMENT.goals
     period = (AGREEMENT.effective_to - AGREEMENT.effective_from).days
     revenue = Fraction(goals.revenue) * days / period

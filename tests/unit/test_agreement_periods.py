@@ -1,4 +1,4 @@
-"""Effective periods of several agreements (CONTRACT section 3): overlaps are refused, gaps are warned about."""
+"""Effective periods of several agreements (contract §3): overlaps are refused, gaps are warned about."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Agreement files (CONTRACT section 3): the committed one loads; every error names the file, the field, the reason."""
+"""Agreement files (contract §3): the committed one loads; every error names the file, the field, the reason."""
 
 from __future__ import annotations
 

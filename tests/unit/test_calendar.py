@@ -1,4 +1,4 @@
-"""Business-hours calendar (CONTRACT section 3): open hours, deadlines, business time, DST and `within`."""
+"""Business-hours calendar (contract §3): open hours, deadlines, business time, DST and `within`."""
 
 from __future__ import annotations
 

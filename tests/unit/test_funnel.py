@@ -1,4 +1,4 @@
-"""Funnel maths of the report (CONTRACT section 4): period ratios, cohort shares and report windows."""
+"""Funnel maths of the report (contract §4): period ratios, cohort shares and report windows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The stage model of CONTRACT section 2, case by case: entries, transitions and episodes of one lead."""
+"""The stage model of contract §2, case by case: entries, transitions and episodes of one lead."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Properties of a lead's lifecycle and a visitor's first touch over random histories (CONTRACT section 2)."""
+"""Properties of a lead's lifecycle and a visitor's first touch over random histories (contract §2)."""
 
 from __future__ import annotations
 

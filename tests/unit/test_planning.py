@@ -1,4 +1,4 @@
-"""Goal maths (CONTRACT sections 3 and 4): worked backwards with ceil at every step, prorated, paced, revised.
+"""Goal maths (contract §3 and §4): worked backwards with ceil at every step, prorated, paced, revised.
 
 Every expected figure here was worked out by hand; the comments show the steps.
 """

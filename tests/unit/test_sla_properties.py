@@ -1,4 +1,4 @@
-"""Properties of SLA clocks and their publication over random histories of one lead (CONTRACT section 3)."""
+"""Properties of SLA clocks and their publication over random histories of one lead (contract §3)."""
 
 from __future__ import annotations
 

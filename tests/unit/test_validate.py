@@ -1,4 +1,4 @@
-"""From raw bytes to a core Event, or to Invalid with a reason that names the problem (CONTRACT section 1)."""
+"""From raw bytes to a core Event, or to Invalid with a reason that names the problem (contract §1)."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_time_without_offset_or_not_a_time(time: str) -> None:
 
 @pytest.mark.parametrize("time", [1793610930, 1793610930.5, "1793610930"], ids=["int", "float", "digits"])
 def test_time_as_a_unix_number_is_not_rfc3339(time: object) -> None:
-    # CONTRACT section 1: `time` is RFC 3339 with offset; a bare number has no offset and is no RFC 3339 text.
+    # contract §1: `time` is RFC 3339 with offset; a bare number has no offset and is no RFC 3339 text.
     assert "time:" in invalid(encode(doc(time=time)))
 
 
