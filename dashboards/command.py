@@ -5,20 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from pipelines.agreements import load_agreements
 from pipelines.settings import load_settings
 from schemas.agreement import Agreement
+from services.arguments import aware_instant
 from services.errors import UsageError
-
-
-def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+00:00")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files differ")
     build.set_defaults(handler=cmd_build)
     run = actions.add_parser("run", help="run every ClickHouse panel query against the store for a range")
-    run.add_argument("--from", dest="start", type=_instant, required=True, help="range start, ISO time with offset")
-    run.add_argument("--to", dest="end", type=_instant, required=True, help="range end (also 'as of')")
+    run.add_argument(
+        "--from", dest="start", type=aware_instant, required=True, help="range start, ISO time with offset"
+    )
+    run.add_argument("--to", dest="end", type=aware_instant, required=True, help="range end (also 'as of')")
     run.add_argument("--interval", type=int, help="$__interval_s in seconds (default: range / 300)")
     run.add_argument("--format", choices=("table", "json"), default="table")
     run.set_defaults(handler=cmd_run)

@@ -7,18 +7,12 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
+from services.arguments import aware_instant
 from services.errors import CLEAR_ERRORS
 from services.extensions import COMMAND_MODULES
-
-
-def _aware(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+00:00")
-    return value
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +20,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (inclusive)")
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (exclusive)")
     p.add_argument("--month", help="a whole month, YYYY-MM, instead of --from and --to")
-    p.add_argument("--as-of", type=_aware, help="judge cohorts as of this instant (default: see README)")
+    p.add_argument("--as-of", type=aware_instant, help="judge cohorts as of this instant (default: see README)")
     p.add_argument(
         "--format", choices=("table", "json"), help="print as tables (default) or JSON; with --html/--pdf only if given"
     )
@@ -39,7 +33,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--visitors", type=int, default=3000)
     p.add_argument("--days", type=int, default=14)
-    p.add_argument("--start", type=_aware, help="first simulated instant (default 2026-11-02T08:00+00:00)")
+    p.add_argument("--start", type=aware_instant, help="first simulated instant (default 2026-11-02T08:00+00:00)")
     p.add_argument("--malformed-rate", type=float)
     p.add_argument("--duplicate-rate", type=float)
     p.add_argument("--late-rate", type=float)

@@ -15,6 +15,7 @@ from pipelines.agreements import in_force, load_agreements
 from pipelines.core.planning import RATE_PAIRS, GoalShare, goal_shares, json_amount
 from pipelines.settings import load_settings
 from schemas.agreement import Agreement
+from services.arguments import aware_instant
 from services.errors import UsageError
 from services.plan import plan_section, share_json
 from services.report import report_window
@@ -42,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actuals.add_argument("--months", type=int, default=6, help="trailing months of cohorts (default 6)")
     actuals.add_argument("--maturity-days", type=int, default=30, help="days a month's cohort needs after it ends")
     actuals.add_argument("--min-sample", type=int, default=30, help="fewest entries to propose a rate (default 30)")
-    actuals.add_argument("--as-of", type=datetime.fromisoformat, help="judge cohorts as of this instant")
+    actuals.add_argument("--as-of", type=aware_instant, help="judge cohorts as of this instant")
     p.set_defaults(handler=run_plan)
 
 
@@ -106,8 +107,6 @@ def _proposal(args: argparse.Namespace, main: Agreement, shares: Sequence[GoalSh
 
     if args.months < 1 or args.maturity_days < 0 or args.min_sample < 1:
         raise UsageError("--months and --min-sample must be at least 1, --maturity-days at least 0")
-    if args.as_of is not None and args.as_of.tzinfo is None:
-        raise UsageError(f"--as-of {args.as_of.isoformat()} needs a UTC offset, e.g. +00:00")
     store = open_store(load_settings())
     try:
         as_of = args.as_of or default_as_of(store, now)
