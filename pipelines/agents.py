@@ -95,8 +95,8 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
         else:
             metrics.DUPLICATES.labels(parsed.type).inc()
         w.sink.batch.add_event(parsed, origin)
-        w.sink.batch.add_lead(effects.state)
-        await w.sla.judge_lead(effects.state, origin.partition, datetime.now(UTC))
+        derived = await w.sla.judge_lead(effects.state, origin.partition, datetime.now(UTC))
+        w.sink.batch.add_lead(effects.state, derived)
         for link in effects.links:
             value = orjson.dumps({"visitor_id": link.visitor_id, "lead_id": link.lead_id})
             await w.links_topic.send(key=link.visitor_id.encode(), value=value)

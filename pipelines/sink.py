@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from pipelines.core.identity import FirstTouch
-from pipelines.core.lead import LeadState, snapshot
+from pipelines.core.lead import LeadSnapshot, LeadState, snapshot
 from pipelines.core.model import Event, Invalid, Origin
 from pipelines.core.rows import (
     DEAD_LETTER_COLUMNS,
@@ -33,6 +33,7 @@ class RowBatch:
 
     def __init__(self, judge: Judge | None = None) -> None:
         self.judge = judge
+        self._derived: dict[str, LeadSnapshot] = {}  # snapshots derived already (by the SLA step) for `leads`
         self.sla_events: dict[str, Row] = {}
         self.events: dict[tuple[str, str], Row] = {}
         self.leads: dict[str, LeadState] = {}
@@ -48,11 +49,15 @@ class RowBatch:
         """Add a valid input event."""
         self.events[event.key] = to_event_row(event, origin)
 
-    def add_lead(self, state: LeadState) -> None:
-        """Add a lead's state; only its latest state in the batch is written."""
+    def add_lead(self, state: LeadState, derived: LeadSnapshot | None = None) -> None:
+        """Add a lead's state (and its snapshot if already derived); only its latest state is written."""
         previous = self.leads.get(state.lead_id)
         if previous is None or previous.revision <= state.revision:
             self.leads[state.lead_id] = state
+            if derived is not None:
+                self._derived[state.lead_id] = derived
+            else:
+                self._derived.pop(state.lead_id, None)
 
     def add_first_touches(self, touches: Iterable[FirstTouch]) -> None:
         """Add first-touch candidates."""
@@ -72,7 +77,9 @@ class RowBatch:
 
     def tables(self) -> list[tuple[str, list[Row], tuple[str, ...]]]:
         """Return (table, rows, columns) for every table with rows, snapshots derived now."""
-        snapshots = [to_snapshot_row(snapshot(s, self.judge)) for s in self.leads.values()]
+        snapshots = [
+            to_snapshot_row(self._derived.get(s.lead_id) or snapshot(s, self.judge)) for s in self.leads.values()
+        ]
         candidates = [
             ("events", list(self.events.values()), EVENT_COLUMNS),
             ("lead_snapshots", snapshots, SNAPSHOT_COLUMNS),

@@ -15,7 +15,7 @@ from typing import Any
 from pipelines import metrics
 from pipelines.core.codec import from_ms, sla_from_bytes, sla_to_bytes, to_ms
 from pipelines.core.deadlines import DeadlineIndex
-from pipelines.core.lead import LeadState
+from pipelines.core.lead import LeadSnapshot, LeadState
 from pipelines.core.messages import to_check_message, to_sla_message
 from pipelines.core.sla import BREACHED, MET, WARNING, Judge
 from pipelines.core.steps import sla_step
@@ -38,10 +38,13 @@ class SlaShell:
         self.sink = sink
         self.index = DeadlineIndex()
 
-    async def judge_lead(self, state: LeadState, partition: int, now: datetime) -> None:
-        """Judge a lead's clocks at `now` (inside stream iteration); publish what fell due, once."""
+    async def judge_lead(self, state: LeadState, partition: int, now: datetime) -> LeadSnapshot | None:
+        """Judge a lead's clocks at `now` (inside stream iteration); publish what fell due, once.
+
+        Returns the snapshot it derived on the way (None when no agreement has handoffs), for the sink to reuse.
+        """
         if not self.enabled:
-            return
+            return None
         key = state.lead_id.encode()
         stored = self.table.get(key)
         published = sla_from_bytes(stored)[0] if stored else frozenset()
@@ -59,6 +62,7 @@ class SlaShell:
             self.table[key] = record
         self.index.schedule(state.lead_id, partition, due)
         metrics.SLA_OPEN.set(len(self.index))
+        return effects.snapshot
 
     async def tick(self) -> int:
         """Send a check for every lead that fell due; costs what is due, not what is open."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
-from pipelines.core.lead import LeadState, apply_event, snapshot
+from pipelines.core.lead import LeadSnapshot, LeadState, apply_event, snapshot
 from pipelines.core.model import Event
 from pipelines.core.sla import Judge, SlaEvent, due_events, next_due
 
@@ -64,11 +64,12 @@ class SlaEffects:
     published: frozenset[str]
     events: tuple[SlaEvent, ...]
     next_due: datetime | None
+    snapshot: LeadSnapshot
 
 
 def sla_step(state: LeadState, published: frozenset[str], judge: Judge, now: datetime) -> SlaEffects:
     """Judge a lead's clocks at `now` (wall clock live, event time in a replay): what falls due is published once."""
-    clocks = snapshot(state, judge).clocks
-    events = tuple(due_events(state.lead_id, clocks, published, now))
+    derived = snapshot(state, judge)
+    events = tuple(due_events(state.lead_id, derived.clocks, published, now))
     marked = published | {e.clock.marker(e.kind) for e in events}
-    return SlaEffects(frozenset(marked), events, next_due(clocks, marked))
+    return SlaEffects(frozenset(marked), events, next_due(derived.clocks, marked), derived)

@@ -157,3 +157,19 @@ def test_a_failed_write_raises_and_the_batch_can_be_written_again() -> None:
         "first_touch_candidates": 1,
         "dead_letters": 1,
     }
+
+
+def test_a_snapshot_derived_already_is_written_as_it_is_and_dropped_with_its_state() -> None:
+    from dataclasses import replace
+
+    from pipelines.core.lead import snapshot
+    from pipelines.core.rows import to_snapshot_row
+
+    older = lead_state([form_event("L1", "v1", at(0))])
+    newer = lead_state([stage_event("L1", "mql", at(5))], older)
+    marked = replace(snapshot(older), visitor_ids=("marked",))  # tells a reused snapshot from a derived one
+    batch = RowBatch()
+    batch.add_lead(older, marked)
+    assert batch.tables()[0][1] == [to_snapshot_row(marked)]
+    batch.add_lead(newer)
+    assert batch.tables()[0][1] == [to_snapshot_row(snapshot(newer))]
