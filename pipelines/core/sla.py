@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 
 from pipelines.core.calendar import BusinessCalendar, parse_within
@@ -13,6 +13,7 @@ from schemas.agreement import Agreement, Handoff
 
 WARNING, BREACHED, MET = "sla.warning", "sla.breached", "sla.met"
 JUST_AFTER = timedelta(milliseconds=1)
+EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +82,44 @@ class Judge:
     def _calendars(self) -> dict[str, BusinessCalendar]:
         return {a.name: BusinessCalendar.from_agreement(a) for a in self.agreements}
 
+    @cached_property
+    def _in_force(self) -> tuple[tuple[datetime, datetime, Agreement], ...]:
+        return tuple((*local_day_bounds(a), a) for a in self.agreements)
+
     def agreement_at(self, instant: datetime) -> Agreement | None:
         """Return the agreement in force at an instant (its effective dates are in its own time zone)."""
-        return next((a for a in self.agreements if a.in_force_on(instant.astimezone(a.zone).date())), None)
+        return next((a for start, end, a in self._in_force if start <= instant < end), None)
 
     def calendar(self, agreement: Agreement) -> BusinessCalendar:
         """Return an agreement's business calendar."""
         return self._calendars[agreement.name]
+
+
+def local_day_bounds(agreement: Agreement) -> tuple[datetime, datetime]:
+    """Return the instants where the agreement's first effective day starts and its end day starts, locally.
+
+    An instant is in force exactly when its local date is in [effective_from, effective_to), so comparing
+    instants with these bounds answers `in_force_on` without converting every instant to the zone.
+    """
+    return _first_instant_of(agreement.effective_from, agreement.zone), _first_instant_of(
+        agreement.effective_to, agreement.zone
+    )
+
+
+def _first_instant_of(day: date, zone: tzinfo) -> datetime:
+    """Return the first instant whose local date is `day`: local midnight, or where a DST jump over it lands."""
+    try:
+        guess = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+        low, high = guess - EDGE_SEARCH, guess + EDGE_SEARCH
+    except OverflowError:  # the first or last days of the calendar: nothing lies beyond them
+        return datetime.min.replace(tzinfo=UTC) if day.year == 1 else datetime.max.replace(tzinfo=UTC)
+    while high - low > JUST_AFTER / 1000:
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).date() >= day:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _stops(handoff: Handoff, move: Move) -> bool:
