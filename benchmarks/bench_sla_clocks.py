@@ -68,6 +68,7 @@ from pipelines import sla_agent
 from pipelines.core.codec import from_ms, lead_from_bytes, lead_to_bytes, sla_from_bytes, to_ms
 from pipelines.core.lead import LeadState
 from pipelines.core.messages import from_check_message
+from pipelines.core.model import Invalid
 from pipelines.core.sla import WARNING
 from pipelines.core.steps import sla_step
 from pipelines.sink_service import BatchingSink
@@ -132,6 +133,8 @@ async def judge_checks(
     """What the lead agent does per check message (pipelines.agents.handle_check_message), minus the ack."""
     for key, value in checks:
         lead_id = from_check_message(value)
+        if isinstance(lead_id, Invalid):
+            raise ValueError(lead_id.reason)
         stored = leads.get(lead_id.encode())
         if stored:
             await shell.judge_lead(lead_from_bytes(stored), partitions[key], now)

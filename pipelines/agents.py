@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-import orjson
 
 from pipelines import metrics
 from pipelines.core.codec import lead_from_bytes, lead_to_bytes, visitor_from_bytes, visitor_to_bytes
 from pipelines.core.identity import VisitorState
-from pipelines.core.messages import from_check_message
+from pipelines.core.messages import from_check_message, from_link_message, to_link_message
 from pipelines.core.model import Event, Invalid, Origin
 from pipelines.core.steps import Link, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
 from pipelines.sink_service import BatchingSink
 from pipelines.sla_agent import SlaShell
 from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
+
+log = logging.getLogger(__name__)
+FAILED_EXIT = 70  # EX_SOFTWARE: the worker stopped because an agent failed
+STOP_GRACE = 30.0  # seconds a failed worker may take to stop before it exits hard
+_failures: list[BaseException] = []
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,12 @@ def _parsed(raw: Any, origin: Origin) -> Event | Invalid:
     return parse_event(bytes(raw), origin.topic)
 
 
-async def handle_check_message(w: Wiring, event: Any) -> None:
+async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
     """Judge the clocks of a lead that fell due (a check sent by the timer)."""
     lead_id = from_check_message(event.value)
+    if isinstance(lead_id, Invalid):
+        await _dead_letter(w, lead_id, origin)
+        return
     stored = w.leads.get(lead_id.encode())
     if stored:
         await w.sla.judge_lead(lead_from_bytes(stored), event.message.partition, datetime.now(UTC))
@@ -77,7 +88,7 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
     """Validate one lead-topic message, apply it to its lead, and hand its rows to the sink."""
     origin = _origin(event, w.names)
     if origin.topic == SLA_CHECKS:
-        await handle_check_message(w, event)
+        await handle_check_message(w, event, origin)
         await w.sink.added(_acker(stream, event))
         return
     parsed = _parsed(event.value, origin)
@@ -98,8 +109,8 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
         derived = await w.sla.judge_lead(effects.state, origin.partition, datetime.now(UTC))
         w.sink.batch.add_lead(effects.state, derived)
         for link in effects.links:
-            value = orjson.dumps({"visitor_id": link.visitor_id, "lead_id": link.lead_id})
-            await w.links_topic.send(key=link.visitor_id.encode(), value=value)
+            message = to_link_message(link.visitor_id, link.lead_id)
+            await w.links_topic.send(key=message.key, value=message.value)
     await w.sink.added(_acker(stream, event))
 
 
@@ -112,8 +123,12 @@ async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
     """Apply a visit, or a link from a form submission, to its visitor; hand rows to the sink."""
     origin = _origin(event, w.names)
     if origin.topic == VISITOR_LINKS:
-        body = orjson.loads(event.value)
-        link = Link(body["visitor_id"], body["lead_id"])
+        fields = from_link_message(event.value)
+        if isinstance(fields, Invalid):
+            await _dead_letter(w, fields, origin)
+            await w.sink.added(_acker(stream, event))
+            return
+        link = Link(*fields)
         key = link.visitor_id.encode()
         before = _visitor(w, key)
         effects = link_step(before, link)
@@ -134,6 +149,25 @@ async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
     await w.sink.added(_acker(stream, event))
 
 
+def failure() -> BaseException | None:
+    """Return the error that stopped an agent in this process, if one did."""
+    return _failures[0] if _failures else None
+
+
+async def stop_worker_on_error(agent: Any, exc: BaseException) -> None:
+    """Stop the whole worker when an agent fails, instead of carrying on without it.
+
+    The failed event was never acked, so its offset is not committed: the restarted worker (its supervisor's
+    job; the exit code says it failed) reads it again, with everything after it. A worker left running with a
+    dead agent would hold its partitions and process nothing.
+    """
+    _failures.append(exc)
+    log.critical("agent %s failed, stopping the worker (its events are read again on restart): %r", agent.name, exc)
+    os.kill(os.getpid(), signal.SIGTERM)
+    # a shutdown that hangs must not leave the worker holding its partitions: end the process regardless
+    asyncio.get_running_loop().call_later(STOP_GRACE, os._exit, FAILED_EXIT)
+
+
 def register_agents(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
     """Attach the two agents (concurrency 1: an offset is never committed past an event in flight)."""
 
@@ -147,5 +181,5 @@ def register_agents(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
         async for event in manual.events():
             await handle_visitor_message(w, manual, event)
 
-    w.app.agent(lead_topic, name="leadflow.leads")(leads_agent)
-    w.app.agent(visitor_topic, name="leadflow.visitors")(visitors_agent)
+    w.app.agent(lead_topic, name="leadflow.leads", on_error=stop_worker_on_error)(leads_agent)
+    w.app.agent(visitor_topic, name="leadflow.visitors", on_error=stop_worker_on_error)(visitors_agent)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from pipelines.core.model import Invalid
 from pipelines.core.sla import MET, SlaEvent
 
 SLA_SOURCE = "/leadflow/sla"
@@ -56,6 +57,31 @@ def to_check_message(lead_id: str, at_ms: int) -> KafkaMessage:
     return KafkaMessage(lead_id.encode(), orjson.dumps({"lead_id": lead_id, "at": at_ms}))
 
 
-def from_check_message(value: bytes) -> str:
-    """Return the lead of a check message."""
-    return str(orjson.loads(value)["lead_id"])
+def _text_fields(value: object, names: tuple[str, ...], what: str) -> tuple[str, ...] | Invalid:
+    """Return the named non-empty string fields of an internal message, or why it is not one."""
+    raw = value if isinstance(value, bytes) else bytes(value) if isinstance(value, bytearray) else b""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Invalid(raw, f"{what}: not JSON: {exc}")
+    fields = tuple(body.get(n) for n in names) if isinstance(body, dict) else ()
+    if len(fields) != len(names) or not all(isinstance(f, str) and f for f in fields):
+        return Invalid(raw, f"{what}: must be a JSON object with the non-empty strings {', '.join(names)}")
+    return tuple(str(f) for f in fields)
+
+
+def from_check_message(value: object) -> str | Invalid:
+    """Return the lead of a check message, or why the message is not one."""
+    fields = _text_fields(value, ("lead_id",), "SLA check")
+    return fields if isinstance(fields, Invalid) else fields[0]
+
+
+def to_link_message(visitor_id: str, lead_id: str) -> KafkaMessage:
+    """Return the message that ties a visitor to a lead, routed to the visitor's partition."""
+    return KafkaMessage(visitor_id.encode(), orjson.dumps({"visitor_id": visitor_id, "lead_id": lead_id}))
+
+
+def from_link_message(value: object) -> tuple[str, str] | Invalid:
+    """Return (visitor, lead) of a link message, or why the message is not one."""
+    fields = _text_fields(value, ("visitor_id", "lead_id"), "visitor link")
+    return fields if isinstance(fields, Invalid) else (fields[0], fields[1])
