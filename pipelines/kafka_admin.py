@@ -9,7 +9,9 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipelines.settings import Settings
-from pipelines.topics import TopicNames
+from pipelines.topics import TopicNames, changelog_topics
+
+COMPACTED = {"cleanup.policy": "compact"}  # what Faust declares for a table's changelog
 
 
 class TopicError(Exception):
@@ -37,20 +39,27 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
 def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create every leadflow topic that is missing; check that co-partitioned ones have `partitions` partitions."""
     names = TopicNames(settings.topic_prefix)
+    # the changelogs exist before the worker starts, so its first table write finds their partitions in metadata
+    changelogs = changelog_topics(settings.app_id)
+    wanted = (*names.all(), *changelogs)
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
-        missing = [n for n in names.all() if n not in existing]
-        if missing:
-            new = [NewTopic(n, settings.partitions, settings.replication) for n in missing]
+        new = [
+            NewTopic(n, settings.partitions, settings.replication, topic_configs=COMPACTED if n in changelogs else {})
+            for n in wanted
+            if n not in existing
+        ]
+        if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new, timeout_ms=15_000)
-        counts = _partition_counts(admin, list(names.all()))
+        counts = _partition_counts(admin, list(wanted))
     except KafkaError as exc:
         raise TopicError(f"cannot create topics on {settings.kafka_bootstrap}: {exc}") from None
     finally:
         admin.close()
-    wrong = {n: c for n, c in counts.items() if n in names.co_partitioned() and c != settings.partitions}
+    aligned = (*names.co_partitioned(), *changelogs)
+    wrong = {n: c for n, c in counts.items() if n in aligned and c != settings.partitions}
     if wrong:
         listing = ", ".join(f"{n} has {c}" for n, c in sorted(wrong.items()))
         raise TopicError(f"LEADFLOW_PARTITIONS is {settings.partitions} but {listing}; they must all match")

@@ -14,6 +14,10 @@ SLA = "leadflow.sla"
 VISITOR_LINKS = "leadflow.internal.visitor-links"
 SLA_CHECKS = "leadflow.internal.sla-checks"
 
+# the worker's changelogged state tables: each is backed by the compacted topic `{app id}-{table}-changelog`
+LEADS_TABLE, VISITORS_TABLE, SLA_TABLE = "leads", "visitors", "sla"
+TABLES: tuple[str, ...] = (LEADS_TABLE, VISITORS_TABLE, SLA_TABLE)
+
 INPUT_TOPICS: tuple[str, ...] = (VISITS, FORMS, STAGES, ACTIVITIES, DEALS)
 LEAD_TOPICS: tuple[str, ...] = (FORMS, STAGES, ACTIVITIES, DEALS)
 
@@ -57,3 +61,8 @@ class TopicNames:
     def all(self) -> tuple[str, ...]:
         """Return every topic leadflow creates itself."""
         return (*self.co_partitioned(), self.name(DEADLETTER), self.name(SLA))
+
+
+def changelog_topics(app_id: str) -> tuple[str, ...]:
+    """Return the changelog topics of the worker group's state tables (Faust's naming: app id, table, changelog)."""
+    return tuple(f"{app_id}-{table}-changelog" for table in TABLES)
