@@ -24,6 +24,7 @@ from pipelines.sla_agent import SlaShell
 from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
 
 log = logging.getLogger(__name__)
+LEADS_AGENT, VISITORS_AGENT = "leadflow.leads", "leadflow.visitors"
 FAILED_EXIT = 70  # EX_SOFTWARE: the worker stopped because an agent failed
 STOP_GRACE = 30.0  # seconds a failed worker may take to stop before it exits hard
 _failures: list[BaseException] = []
@@ -154,7 +155,7 @@ def failure() -> BaseException | None:
     return _failures[0] if _failures else None
 
 
-async def stop_worker_on_error(agent: Any, exc: BaseException) -> None:
+async def stop_worker_on_error(agent: str, exc: BaseException) -> None:
     """Stop the whole worker when an agent fails, instead of carrying on without it.
 
     The failed event was never acked, so its offset is not committed: the restarted worker (its supervisor's
@@ -162,7 +163,7 @@ async def stop_worker_on_error(agent: Any, exc: BaseException) -> None:
     dead agent would hold its partitions and process nothing.
     """
     _failures.append(exc)
-    log.critical("agent %s failed, stopping the worker (its events are read again on restart): %r", agent.name, exc)
+    log.critical("agent %s failed, stopping the worker (its events are read again on restart): %r", agent, exc)
     os.kill(os.getpid(), signal.SIGTERM)
     # a shutdown that hangs must not leave the worker holding its partitions: end the process regardless
     asyncio.get_running_loop().call_later(STOP_GRACE, os._exit, FAILED_EXIT)
@@ -173,13 +174,21 @@ def register_agents(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
 
     async def leads_agent(stream: Any) -> None:
         manual = stream.noack()
-        async for event in manual.events():
-            await handle_lead_message(w, manual, event)
+        try:
+            async for event in manual.events():
+                await handle_lead_message(w, manual, event)
+        except Exception as exc:
+            await stop_worker_on_error(LEADS_AGENT, exc)
+            raise
 
     async def visitors_agent(stream: Any) -> None:
         manual = stream.noack()
-        async for event in manual.events():
-            await handle_visitor_message(w, manual, event)
+        try:
+            async for event in manual.events():
+                await handle_visitor_message(w, manual, event)
+        except Exception as exc:
+            await stop_worker_on_error(VISITORS_AGENT, exc)
+            raise
 
-    w.app.agent(lead_topic, name="leadflow.leads", on_error=stop_worker_on_error)(leads_agent)
-    w.app.agent(visitor_topic, name="leadflow.visitors", on_error=stop_worker_on_error)(visitors_agent)
+    w.app.agent(lead_topic, name=LEADS_AGENT)(leads_agent)
+    w.app.agent(visitor_topic, name=VISITORS_AGENT)(visitors_agent)

@@ -67,13 +67,10 @@ def test_a_failed_agent_stops_the_worker_and_is_remembered(monkeypatch: pytest.M
     monkeypatch.setattr(os, "kill", lambda pid, sig: signals.append((pid, sig)))
     monkeypatch.setattr(agents, "_failures", [])
 
-    class Agent:
-        name = "leadflow.leads"
-
     async def fail() -> None:
         loop = asyncio.get_running_loop()
         monkeypatch.setattr(loop, "call_later", lambda delay, call, *args: later.append((delay, call, args)))
-        await agents.stop_worker_on_error(Agent(), RuntimeError("boom"))
+        await agents.stop_worker_on_error(agents.LEADS_AGENT, RuntimeError("boom"))
 
     assert agents.failure() is None
     asyncio.run(fail())
