@@ -34,12 +34,11 @@ def _rfc3339(value: object) -> object:
 
 
 def _in_utc_range(value: datetime) -> datetime:
-    """Refuse times that exist with their offset but not in UTC (the edges of year 1 and year 9999)."""
+    """Give the time in UTC; refuse times that exist with their offset but not in UTC (years 1 and 9999)."""
     try:
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("out of range once converted to UTC") from None
-    return value
 
 
 class Stage(StrEnum):
