@@ -92,9 +92,9 @@ def create_app(
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == names.name(STAGES)}
         sla.rebuild(owned)
 
-    @app.timer(interval=settings.sink_interval)
+    @app.task
     async def flush_sink() -> None:
-        await sink.flush()
+        await sink.flush_every(settings.sink_interval)
 
     register_pages(app, store, executor)
     return app, sink

@@ -61,6 +61,18 @@ class BatchingSink:
                 await ack()
             metrics.SINK_PENDING.set(len(self._batch))
 
+    async def flush_every(self, interval: float) -> None:
+        """Flush on a steady cadence until cancelled: the time a write takes counts toward the next interval.
+
+        Waiting a whole interval after each write would stretch the period by the write time, and rows would
+        wait that much longer before they are in the store.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await self.flush()
+            await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+
     async def _write(self, batch: RowBatch) -> None:
         backoff = 0.5
         loop = asyncio.get_running_loop()
