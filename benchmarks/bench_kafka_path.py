@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,12 +32,21 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
-from pipelines.store.client import RemoteStore
+from benchmarks.harness import (
+    cpu_seconds,
+    load_average,
+    local_broker,
+    rate,
+    row_counts,
+    running_worker,
+    sink_settings,
+    stored_counts,
+    worker_store,
+)
 from pipelines.store.exceptions import StoreError
 from pipelines.topics import INPUT_TOPICS
 from services.simulate import SimulationConfig, write_jsonl
-from tests.integration.kafka_fixture import LocalKafka, free_port
-from tests.integration.processes import LEADFLOW, Worker, base_env, leadflow_json
+from tests.integration.processes import Worker, group_env, leadflow_json
 
 TARGET_RATIO = 0.5
 
@@ -66,15 +74,6 @@ class WorkerRun:
     dead_letters: int
     complete: bool
     cpu_s: float
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Assigned(ConsumerRebalanceListener):
@@ -128,30 +127,22 @@ def run_baseline(bootstrap: str, topics: Sequence[str], expected: int, timeout: 
     return asyncio.run(_consume(bootstrap, topics, expected, timeout))
 
 
-def _counts(store: RemoteStore) -> tuple[int, int]:
-    events = int(store.query("SELECT count() FROM events FINAL")[0][0])
-    dead = int(store.query("SELECT count() FROM dead_letters FINAL")[0][0])
-    return events, dead
+def drain(
+    worker: Worker, started: float, port_at: float, valid: int, malformed: int, timeout: float, poll: float
+) -> WorkerRun:
+    """Poll the store of a worker spawned at `started` (perf_counter) until every event is in.
 
-
-def run_worker(worker: Worker, valid: int, malformed: int, timeout: float, poll: float) -> WorkerRun:
-    """Spawn the worker, wait for its web port, then poll its store until every event is in."""
-    handle = worker.log.open("ab")
-    started = time.perf_counter()
-    worker.process = subprocess.Popen(
-        [LEADFLOW, "worker"], env=worker.env, cwd=worker.cwd, stdout=handle, stderr=subprocess.STDOUT
-    )
-    handle.close()
-    while not worker.answers():  # raises if the worker died
-        if time.perf_counter() - started > 120:
-            raise TimeoutError(f"the worker's web port did not answer in 120 s (see {worker.log})")
-        time.sleep(0.05)
-    port_at = time.perf_counter() - started
-    store = RemoteStore(f"http://127.0.0.1:{worker.port}", timeout=30)
+    Polls count stored rows, which the store answers from part metadata; only once there are enough rows does
+    a poll count distinct ones (FINAL), whose cost grows with the table. The worker answers every poll on the
+    thread its sink writes with, so polling must stay cheap not to slow down what it measures.
+    """
+    store = worker_store(worker)
     first_at, first_count, events, dead = 0.0, 0, 0, 0
     while True:
         try:
-            events, dead = _counts(store)
+            events, dead = row_counts(store)
+            if events >= valid and dead >= malformed:
+                events, dead = stored_counts(store)
         except StoreError:
             worker.answers()  # fail at once if the worker died
         now = time.perf_counter() - started
@@ -159,17 +150,9 @@ def run_worker(worker: Worker, valid: int, malformed: int, timeout: float, poll:
             first_at, first_count = now, events
         complete = events >= valid and dead >= malformed
         if complete or now > timeout:
-            cpu = _cpu_seconds(worker.process.pid)
+            cpu = cpu_seconds(worker.process.pid) if worker.process else 0.0
             return WorkerRun(port_at, first_at, first_count, now, events, dead, complete, cpu)
         time.sleep(poll)
-
-
-def _rate(events: float, seconds: float) -> float:
-    return events / seconds if seconds > 0 else 0.0
-
-
-def _load() -> str:
-    return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,40 +162,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds allowed for the worker to drain")
-    parser.add_argument("--poll", type=float, default=0.2, help="seconds between store polls")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between store polls")
     parser.add_argument("--sink-interval", type=float, help="LEADFLOW_SINK_INTERVAL of the worker (default: its own)")
     parser.add_argument("--sink-batch-rows", type=int, help="LEADFLOW_SINK_BATCH_ROWS of the worker (default: its own)")
     args = parser.parse_args(argv)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the coordinator's first-use complaints
 
     figures: dict[str, Any] = {"benchmark": "kafka_path", "visitors": args.visitors, "seed": args.seed}
-    figures["load_before"] = _load()
+    figures["load_before"] = load_average()
     print(f"load average (1/5/15 min) before: {figures['load_before']} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-kafka-") as tmp:
         root = Path(tmp)
-        kafka = LocalKafka(free_port(), root / "kafka")
-        worker: Worker | None = None
-        try:
-            started = time.perf_counter()
-            kafka.start()
+        started = time.perf_counter()
+        with local_broker(root) as kafka:
             print(f"broker: {kafka.bootstrap} up in {time.perf_counter() - started:.1f} s")
 
             path = root / "events.jsonl"
             summary = write_jsonl(replace(SimulationConfig(), visitors=args.visitors, seed=args.seed), path)
-            tag = uuid.uuid4().hex[:8]
-            env = base_env(
-                LEADFLOW_KAFKA_BOOTSTRAP=kafka.bootstrap,
-                LEADFLOW_TOPIC_PREFIX=f"bench{tag}.",
-                LEADFLOW_APP_ID=f"leadflow-bench-{tag}",
-                LEADFLOW_PARTITIONS=str(args.partitions),
-                LEADFLOW_STORE=f"chdb:{root / 'worker-store'}",
-                LEADFLOW_STATE_DIR=str(root / "faust"),
-                LEADFLOW_WEB_PORT=str(free_port()),
-            )
-            if args.sink_interval is not None:
-                env["LEADFLOW_SINK_INTERVAL"] = str(args.sink_interval)
-            if args.sink_batch_rows is not None:
-                env["LEADFLOW_SINK_BATCH_ROWS"] = str(args.sink_batch_rows)
+            sink = sink_settings(args.sink_interval, args.sink_batch_rows)
+            env = group_env(kafka.bootstrap, root, "bench", args.partitions, **sink)
             started = time.perf_counter()
             sent = int(leadflow_json(["produce", str(path)], env, root)["sent"])
             produced_s = time.perf_counter() - started
@@ -222,13 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"input: {args.visitors:,} visitors -> {sent:,} events ({summary.valid:,} valid distinct, "
                 f"{summary.duplicates:,} duplicates, {summary.malformed:,} malformed) on {len(INPUT_TOPICS)} topics "
                 f"x {args.partitions} partitions; `leadflow produce` took {produced_s:.1f} s "
-                f"({_rate(sent, produced_s):,.0f} events/s)"
+                f"({rate(sent, produced_s):,.0f} events/s)"
             )
 
             topics = [env["LEADFLOW_TOPIC_PREFIX"] + t for t in INPUT_TOPICS]
             base = run_baseline(kafka.bootstrap, topics, sent, args.timeout)
-            base_total = _rate(base.messages, base.done_at)
-            base_steady = _rate(base.messages, base.done_at - base.assigned_at)
+            base_total = rate(base.messages, base.done_at)
+            base_steady = rate(base.messages, base.done_at - base.assigned_at)
             print(
                 f"(a) aiokafka consume+orjson: {base_total:>9,.0f} events/s incl. start-up "
                 f"({base.messages:,} in {base.done_at:.2f} s; partitions assigned after {base.assigned_at:.2f} s, "
@@ -237,12 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"                             {base_steady:>9,.0f} events/s excl. start-up (assigned -> done)")
 
-            worker = Worker(env, root)
-            run = run_worker(worker, summary.valid, summary.malformed, args.timeout, args.poll)
+            started = time.perf_counter()
+            with running_worker(env, root) as (worker, port_at):
+                run = drain(worker, started, port_at, summary.valid, summary.malformed, args.timeout, args.poll)
             processed = sent if run.complete else run.events + run.dead_letters  # partial: duplicates not seen
-            lf_total = _rate(processed, run.done_at)
-            lf_excl = _rate(processed, run.done_at - run.port_at)
-            lf_steady = _rate(run.events - run.first_row_count, run.done_at - run.first_row_at)
+            lf_total = rate(processed, run.done_at)
+            lf_excl = rate(processed, run.done_at - run.port_at)
+            lf_steady = rate(run.events - run.first_row_count, run.done_at - run.first_row_at)
             state = "all events stored" if run.complete else f"TIMEOUT: {run.events:,} events stored"
             print(
                 f"(b) leadflow worker:         {lf_total:>9,.0f} events/s incl. start-up "
@@ -257,20 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"                             worker CPU {run.cpu_s:.1f} s over {run.done_at:.1f} s "
                 f"({run.cpu_s / run.done_at:.0%} of one core)"
             )
-        finally:
-            if worker is not None:
-                worker.stop()
-            kafka.stop()
 
-    ratio = _rate(lf_excl, base_steady)
-    ratio_total = _rate(lf_total, base_total)
-    ratio_steady = _rate(lf_steady, base_steady)
+    ratio = rate(lf_excl, base_steady)
+    ratio_total = rate(lf_total, base_total)
+    ratio_steady = rate(lf_steady, base_steady)
     meets = run.complete and ratio >= TARGET_RATIO
     print(
         f"ratio leadflow/baseline: {ratio:.3f} excl. start-up (target >= {TARGET_RATIO}: "
         f"{'MET' if meets else 'NOT MET'}); {ratio_total:.3f} incl. start-up; {ratio_steady:.3f} after first row"
     )
-    figures["load_after"] = _load()
+    figures["load_after"] = load_average()
     print(f"load average after: {figures['load_after']} (other processes on this machine skew every figure)")
     figures.update(
         {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.kafka_fixture import LocalKafka, free_port
-from tests.integration.processes import base_env
+from tests.integration.processes import group_env
 
 
 @pytest.fixture(scope="session")
@@ -34,14 +33,4 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Simulatio
 @pytest.fixture
 def worker_env(kafka: LocalKafka, tmp_path: Path) -> dict[str, str]:
     """Environment of a worker group of its own: fresh topics (prefix), consumer group, store and web port."""
-    tag = uuid.uuid4().hex[:8]
-    return base_env(
-        LEADFLOW_KAFKA_BOOTSTRAP=kafka.bootstrap,
-        LEADFLOW_TOPIC_PREFIX=f"t{tag}.",
-        LEADFLOW_APP_ID=f"leadflow-{tag}",
-        LEADFLOW_PARTITIONS="4",
-        LEADFLOW_STORE=f"chdb:{tmp_path / 'worker-store'}",
-        LEADFLOW_STATE_DIR=str(tmp_path / "faust"),
-        LEADFLOW_WEB_PORT=str(free_port()),
-        LEADFLOW_SINK_INTERVAL="0.5",
-    )
+    return group_env(kafka.bootstrap, tmp_path, LEADFLOW_SINK_INTERVAL="0.5")

@@ -9,9 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.integration.kafka_fixture import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
@@ -96,3 +99,18 @@ def base_env(**values: str) -> dict[str, str]:
     env.update({"LEADFLOW_AGREEMENTS": str(REPO / "agreements"), "LEADFLOW_LOG_LEVEL": "WARNING"})
     env.update(values)
     return env
+
+
+def group_env(bootstrap: str, folder: Path, name: str = "worker", partitions: int = 4, **values: str) -> dict[str, str]:
+    """Environment of a worker group of its own: fresh topics (prefix), consumer group, store, state dir, web port."""
+    tag = f"{name}{uuid.uuid4().hex[:8]}"
+    return base_env(
+        LEADFLOW_KAFKA_BOOTSTRAP=bootstrap,
+        LEADFLOW_TOPIC_PREFIX=f"{tag}.",
+        LEADFLOW_APP_ID=f"leadflow-{tag}",
+        LEADFLOW_PARTITIONS=str(partitions),
+        LEADFLOW_STORE=f"chdb:{folder / f'{name}-store'}",
+        LEADFLOW_STATE_DIR=str(folder / f"{name}-faust"),
+        LEADFLOW_WEB_PORT=str(free_port()),
+        **values,
+    )

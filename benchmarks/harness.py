@@ -1,0 +1,109 @@
+"""What the Kafka benchmarks share: a local broker, `leadflow worker` processes on it, and machine-load figures.
+
+Whatever happens inside `local_broker` and `running_worker`, the broker and the worker they started are stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipelines.store.client import RemoteStore
+from tests.integration.kafka_fixture import LocalKafka, free_port
+from tests.integration.processes import LEADFLOW, Worker
+
+PORT_TIMEOUT = 120.0
+
+
+def load_average() -> str:
+    """Return the 1/5/15-minute load averages as `a/b/c`."""
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def rate(count: float, seconds: float) -> float:
+    """Return count per second, 0 when no time passed."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process so far (Linux /proc); 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def local_broker(root: Path) -> Iterator[LocalKafka]:
+    """Start a KRaft broker on a free port with its storage under `root/kafka`; stop it on the way out."""
+    kafka = LocalKafka(free_port(), root / "kafka")
+    try:
+        kafka.start()
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+def sink_settings(interval: float | None, batch_rows: int | None) -> dict[str, str]:
+    """Return the worker's sink variables that were given (None leaves the worker's own default)."""
+    given = {"LEADFLOW_SINK_INTERVAL": interval, "LEADFLOW_SINK_BATCH_ROWS": batch_rows}
+    return {k: str(v) for k, v in given.items() if v is not None}
+
+
+def spawn_worker(worker: Worker, timeout: float = PORT_TIMEOUT) -> float:
+    """Spawn the worker process and wait until its web port answers; return the seconds that took."""
+    handle = worker.log.open("ab")
+    started = time.perf_counter()
+    worker.process = subprocess.Popen(
+        [LEADFLOW, "worker"], env=worker.env, cwd=worker.cwd, stdout=handle, stderr=subprocess.STDOUT
+    )
+    handle.close()
+    while not worker.answers():  # raises if the worker died
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"the worker's web port did not answer in {timeout:.0f} s (see {worker.log})")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+@contextmanager
+def running_worker(env: dict[str, str], root: Path, name: str = "worker") -> Iterator[tuple[Worker, float]]:
+    """Run `leadflow worker` until the block ends; yield it with the seconds its web port took to answer."""
+    worker = Worker(env, root, name)
+    try:
+        yield worker, spawn_worker(worker)
+    finally:
+        worker.stop()
+
+
+def worker_store(worker: Worker, timeout: float = 30) -> RemoteStore:
+    """Return the store the worker holds, queried through its /leadflow/query page."""
+    return RemoteStore(f"http://127.0.0.1:{worker.port}", timeout=timeout)
+
+
+def row_counts(store: RemoteStore) -> tuple[int, int]:
+    """Return (event rows, dead-letter rows) as stored, repeats included: read from part metadata, so cheap."""
+    row = store.query("SELECT (SELECT count() FROM events), (SELECT count() FROM dead_letters)")[0]
+    return int(row[0]), int(row[1])
+
+
+def stored_counts(store: RemoteStore) -> tuple[int, int]:
+    """Return (distinct events, distinct dead letters) in the store."""
+    events = int(store.query("SELECT count() FROM events FINAL")[0][0])
+    dead = int(store.query("SELECT count() FROM dead_letters FINAL")[0][0])
+    return events, dead
+
+
+def quantile(values: Sequence[float], share: float) -> float:
+    """Return the `share` quantile by linear interpolation between closest ranks (numpy's default); 0 if empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    position = (len(ordered) - 1) * share
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
