@@ -26,7 +26,9 @@ def ratio(numerator: str, divisor: str) -> str:
     return f"if(({divisor}) = 0, NULL, ({numerator}) / ({divisor}))"
 
 
-VISITS = f"SELECT count() FROM events FINAL WHERE type = 'web.visit' AND {in_range('time')}"
+# Events by type and time (schemas/sql/009): a range reads its own rows. FINAL only where a repeated row would
+# count twice; sets of visitors and first wins are the same with or without repeats, so those skip it.
+VISITS = f"SELECT count() FROM events_by_time FINAL WHERE type = 'web.visit' AND {in_range('time')}"
 
 
 def stage_counts() -> str:
@@ -59,20 +61,35 @@ def cumulative_conversion() -> str:
 
 
 def _tied_visitors() -> str:
-    forms = f"SELECT visitor_id FROM events FINAL WHERE type = 'web.form_submitted' AND time <= {END}"
-    share = ratio(f"uniqExactIf(visitor_id, visitor_id IN ({forms}))", "uniqExact(visitor_id)")
-    return f"SELECT {share} FROM events FINAL WHERE type = 'web.visit' AND {in_range('time')}"
+    """Return the share of the range's distinct visitors who filled a form by its end."""
+    forms = f"SELECT visitor_key FROM events_by_time WHERE type = 'web.form_submitted' AND time <= {END}"
+    visits = f"FROM events_by_time WHERE type = 'web.visit' AND {in_range('time')}"
+    visitors = f"SELECT visitor_key {visits} GROUP BY visitor_key"
+    return f"SELECT {ratio(f'countIf(visitor_key IN ({forms}))', 'count()')} FROM ({visitors})"
+
+
+def _went_on(stage: str) -> str:
+    """Return whether the episode of entry `e` entered `stage` by the end of the range (from the same snapshot)."""
+    return f"arrayExists(x -> x.episode = e.episode AND x.stage = '{stage}' AND x.entered_at <= {END}, entries)"
 
 
 def cohort_conversion() -> str:
-    """One row: the share of each stage's entries in the range whose episode went on by the end (`cohort`)."""
-    firsts = ", ".join(f"minIf(toNullable(entered_at), stage = '{s}') AS t_{s}" for s in FUNNEL)
+    """One row: the share of each stage's entries in the range whose episode went on by the end (`cohort`).
+
+    An episode enters each stage at most once (contract §2), so each entry in the range is one episode of the
+    cohort; whether it went on is read from the same snapshot's entries, without grouping every episode.
+    """
     shares = [f"({_tied_visitors()}) AS visit_to_lead"]
     for a, b in itertools.pairwise(FUNNEL):
-        entered = in_range(f"t_{a}")
-        shares.append(f"{ratio(f'countIf({entered} AND t_{b} <= {END})', f'countIf({entered})')} AS {a}_to_{b}")
+        entered = f"e.stage = '{a}'"
+        shares.append(f"{ratio(f'countIf({entered} AND {_went_on(b)})', f'countIf({entered})')} AS {a}_to_{b}")
     body = ",\n       ".join(shares)
-    return f"SELECT {body}\nFROM (SELECT lead_id, episode, {firsts} FROM stage_entries GROUP BY lead_id, episode)"
+    return f"SELECT {body}\nFROM lead_snapshots FINAL\nARRAY JOIN entries AS e\nWHERE {in_range('e.entered_at')}"
+
+
+def _leads_entering() -> str:
+    """Return the leads with a stage entry in the range in any snapshot: a cheap superset of the latest ones'."""
+    return f"SELECT lead_id FROM lead_snapshots WHERE arrayExists(x -> {in_range('x.entered_at')}, entries)"
 
 
 def by_source() -> str:
@@ -84,7 +101,7 @@ def by_source() -> str:
                {stages},
                {ratio("customer", "lead")} AS lead_to_customer
         FROM stage_entries AS e
-        LEFT JOIN lead_first_touch AS f ON f.lead_id = e.lead_id
+        LEFT JOIN (SELECT * FROM lead_first_touch WHERE lead_id IN ({_leads_entering()})) AS f ON f.lead_id = e.lead_id
         WHERE {in_range("e.entered_at")}
         GROUP BY source, campaign
         ORDER BY lead DESC, source, campaign
@@ -206,13 +223,8 @@ def current_breaches() -> str:
 DEALS_WON = """
     SELECT deal_id, min(time) AS won_at,
            argMin(amount, (time, source, id)) AS amount, argMin(currency, (time, source, id)) AS currency
-    FROM (
-        SELECT JSONExtractString(payload, 'data', 'deal_id') AS deal_id, time, source, id,
-               JSONExtractString(payload, 'data', 'currency') AS currency,
-               toDecimal128OrZero(trimBoth(JSONExtractRaw(payload, 'data', 'amount'), '"'), 6) AS amount
-        FROM events FINAL
-        WHERE type = 'crm.deal_changed' AND JSONExtractString(payload, 'data', 'stage') = 'won'
-    )
+    FROM events_by_time
+    WHERE type = 'crm.deal_changed' AND deal_stage = 'won'
     GROUP BY deal_id"""
 
 
