@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from services.arguments import aware_instant
+from services.cluster_ddl import run_cluster_ddl
 from services.errors import CLEAR_ERRORS
 from services.extensions import COMMAND_MODULES
 
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc_sub = sc.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
     ex = sc_sub.add_parser("export", help="write the JSON Schema of every event type to DIR")
     ex.add_argument("dir", type=Path)
+    cd = sc_sub.add_parser("cluster-ddl", help="write the store's DDL for a replicated, sharded ClickHouse cluster")
+    cd.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
+    cd.set_defaults(handler=run_cluster_ddl)
     t = sub.add_parser("topics", help="Kafka topics")
     t_sub = t.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
     t_sub.add_parser("create", help="create every leadflow topic that is missing")
