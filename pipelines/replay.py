@@ -17,6 +17,7 @@ from pipelines.core.steps import Link, lead_step, link_step, sla_step, visit_ste
 from pipelines.core.validate import parse_event
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
+from pipelines.store.protocol import STORE_RUN_COLUMNS
 
 EVENT_FLUSH_ROWS = 50_000
 
@@ -130,11 +131,7 @@ class Replayer:
         self._batch.write(self._store)
         self._batch = RowBatch(self._judge)
         self.stats.leads = len(self._leads)
-        self._store.insert(
-            "store_runs",
-            [(self._received_at, "replay", self.stats.latest_event_at)],
-            ("started_at", "kind", "latest_event_at"),
-        )
+        self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
         return self.stats
 
 

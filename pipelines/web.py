@@ -1,51 +1,45 @@
-"""The worker's web pages: Prometheus metrics, and read queries on the store it holds."""
+"""The worker's web pages: Prometheus metrics, and queries and inserts on the store it uses."""
 
 from __future__ import annotations
 
 import asyncio
-import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
-from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipelines.metrics import REGISTRY
-from pipelines.store.client import Store, decode_parameters, encode_value
-from pipelines.store.exceptions import StoreError
-
-READ_ONLY = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, tuple | list):
-        return [_json_value(v) for v in value]
-    return encode_value(value)
+from pipelines.store.client import Store
+from pipelines.store.protocol import Answer, answer_insert, answer_query
+from pipelines.store.remote import INSERT_PAGE, QUERY_PAGE
 
 
 def register_pages(app: faust.App, store: Store, executor: ThreadPoolExecutor) -> None:
-    """Add /metrics and /leadflow/query to the worker's web server."""
+    """Add /metrics, /leadflow/query and /leadflow/insert to the worker's web server.
+
+    A worker that holds an embedded store thereby lets other workers write through it (see the README on
+    `leadflow store serve`, the better way); a worker that uses another process's store passes requests on.
+    """
+
+    async def answer(request: Request, page: Callable[[Store, bytes], Answer]) -> Answer:
+        body = await request.read()
+        return await asyncio.get_running_loop().run_in_executor(executor, page, store, body)
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-    @app.page("/leadflow/query")
+    @app.page(QUERY_PAGE)
     class Query(View):
         async def post(self, request: Request) -> Response:
-            body = await request.json()
-            sql = str(body.get("sql", ""))
-            if not READ_ONLY.match(sql) or ";" in sql.rstrip().rstrip(";"):
-                return self.json({"error": "only one SELECT or WITH query is allowed"}, status=400)
-            parameters = decode_parameters(body.get("parameters") or {})
-            loop = asyncio.get_running_loop()
-            try:
-                rows = await loop.run_in_executor(executor, store.query, sql, parameters)
-            except StoreError as exc:
-                return self.json({"error": str(exc)}, status=400)
-            return self.json({"rows": [[_json_value(v) for v in row] for row in rows]})
+            done = await answer(request, answer_query)
+            return self.json(done.body, status=done.status)
+
+    @app.page(INSERT_PAGE)
+    class Insert(View):
+        async def post(self, request: Request) -> Response:
+            done = await answer(request, answer_insert)
+            return self.json(done.body, status=done.status)

@@ -38,7 +38,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
-    store = open_store(settings, prefer_worker=False)
+    store = open_store(settings, exclusive=True)
     size = args.file.stat().st_size
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:

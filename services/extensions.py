@@ -6,4 +6,9 @@ The parser it adds sets `handler` (a function of the parsed arguments returning 
 
 from __future__ import annotations
 
-COMMAND_MODULES: tuple[str, ...] = ("dashboards.command", "services.collector.command", "services.plan_command")
+COMMAND_MODULES: tuple[str, ...] = (
+    "dashboards.command",
+    "services.collector.command",
+    "services.plan_command",
+    "services.store_command",
+)

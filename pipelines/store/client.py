@@ -1,19 +1,18 @@
-"""The one store API: clickhouse-connect against embedded chDB or a ClickHouse server, or a worker's web port."""
+"""The one store API: clickhouse-connect against embedded chDB or a ClickHouse server, or the process holding chDB."""
 
 from __future__ import annotations
 
-import json
-import os
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.settings import Settings
 from pipelines.store.exceptions import StoreError, StoreLocked
+from pipelines.store.owner import live_owner, owner_file
+from pipelines.store.remote import RemoteStore
+
+__all__ = ["ClickHouseStore", "RemoteStore", "Store", "ddl_statements", "open_store", "owner_file"]
 
 
 class Store(Protocol):
@@ -30,6 +29,12 @@ class Store(Protocol):
     def close(self) -> None:
         """Release the store."""
         ...
+
+
+# Tables that a materialized view fills from another table: a store created before one of them existed gets it
+# filled once, from its source, when the DDL creates it (a store from before `events_by_time` keeps its history
+# on the dashboards that read it)
+DERIVED_TABLES: dict[str, str] = {"events_by_time": "events_by_time_mv"}
 
 
 def ddl_statements() -> list[str]:
@@ -50,9 +55,26 @@ class ClickHouseStore:
         self._client = client
 
     def apply_ddl(self) -> None:
-        """Create every table and view that does not exist yet."""
+        """Create every table and view that does not exist yet; fill a new derived table from what is stored."""
+        existing = {
+            row[0]
+            for row in self._client.query(
+                "SELECT name FROM system.tables WHERE database = currentDatabase()"
+            ).result_rows
+        }
         for statement in ddl_statements():
             self._client.command(statement)
+        for table, view in DERIVED_TABLES.items():
+            if existing and table not in existing:
+                self._fill_from_view(table, view)
+
+    def _fill_from_view(self, table: str, view: str) -> None:
+        """Fill a table its materialized view would have filled, had it existed when the rows came."""
+        rows = self._client.query(
+            "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = {view:String}",
+            parameters={"view": view},
+        ).result_rows
+        self._client.command(f"INSERT INTO {table} {rows[0][0]}")
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a read query and return its rows."""
@@ -80,105 +102,54 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def owner_file(path: Path) -> Path:
-    """Return the file where the worker holding an embedded store says where it answers queries."""
-    return path.with_name(path.name + ".worker.json")
+def open_store(settings: Settings, *, apply_ddl: bool = True, exclusive: bool = False) -> Store:
+    """Open the configured store; an embedded store held by a live process is used through that process.
 
-
-def _live_owner_url(path: Path) -> str | None:
-    try:
-        owner = json.loads(owner_file(path).read_text(encoding="utf-8"))
-        os.kill(int(owner["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return str(owner["url"])
-
-
-def open_store(settings: Settings, *, apply_ddl: bool = True, prefer_worker: bool = True) -> Store:
-    """Open the configured store; an embedded store held by a running worker is queried through that worker."""
-    import clickhouse_connect
-
+    With `exclusive`, this process must hold an embedded store itself: StoreLocked names the live holder.
+    """
     path = settings.chdb_path
-    if path is not None:
-        url = _live_owner_url(path) if prefer_worker else None
-        if url is not None:
-            return RemoteStore(url)
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            store = ClickHouseStore(clickhouse_connect.get_client(interface="chdb", path=str(path)))
-        except Exception as exc:
-            raise StoreLocked(f"cannot open embedded store {path}: {_first_line(exc)}") from exc
+    if path is None:
+        store = _open_server(settings)
     else:
-        scheme, host, port, user, password, database = settings.server()
-        try:
-            client = clickhouse_connect.get_client(
-                host=host,
-                port=port,
-                username=user,
-                password=password.get_secret_value(),
-                database=database,
-                secure=scheme == "https",
-                connect_timeout=5,
+        owner = live_owner(path)
+        if owner is not None and exclusive:
+            raise StoreLocked(
+                f"the embedded store {path} is held by {owner.describe()}; stop it first, or use another LEADFLOW_STORE"
             )
-        except Exception as exc:
-            raise StoreError(f"cannot reach ClickHouse at {scheme}://{host}:{port}: {_first_line(exc)}") from exc
-        store = ClickHouseStore(client)
+        if owner is not None:
+            return RemoteStore(owner.url, owner_of=path)
+        store = _open_embedded(path)
     if apply_ddl:
         store.apply_ddl()
     return store
 
 
-class RemoteStore:
-    """Read queries sent to the worker that holds the embedded store (its /leadflow/query page)."""
+def _open_embedded(path: Path) -> ClickHouseStore:
+    import clickhouse_connect
 
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
-        self._url = url.rstrip("/") + "/leadflow/query"
-        self._timeout = timeout
-
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run a read query in the worker's process and return its rows."""
-        body = json.dumps({"sql": sql, "parameters": encode_parameters(parameters or {})}).encode()
-        request = urllib.request.Request(self._url, body, {"Content-Type": "application/json"}, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                answer = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise StoreError(f"worker refused the query: {exc.read().decode(errors='replace')[:500]}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise StoreError(f"cannot reach the worker at {self._url}: {exc}") from exc
-        return [tuple(decode_value(v) for v in row) for row in answer["rows"]]
-
-    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
-        """Refuse: only the worker writes to the store it holds."""
-        raise StoreLocked("the embedded store is held by a running worker; stop it to write (e.g. replay)")
-
-    def close(self) -> None:
-        """Nothing to release."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return ClickHouseStore(clickhouse_connect.get_client(interface="chdb", path=str(path)))
+    except Exception as exc:
+        raise StoreLocked(
+            f"cannot open embedded store {path} (another process may hold it): {_first_line(exc)}"
+        ) from exc
 
 
-def encode_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
-    """Make query parameters JSON-safe (datetimes as tagged ISO strings)."""
-    return {k: {"$dt": v.isoformat()} if isinstance(v, datetime) else v for k, v in parameters.items()}
+def _open_server(settings: Settings) -> ClickHouseStore:
+    import clickhouse_connect
 
-
-def decode_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
-    """Undo `encode_parameters`."""
-    return {k: decode_value(v) for k, v in parameters.items()}
-
-
-def encode_value(value: Any) -> Any:
-    """Make one result value JSON-safe."""
-    if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
-    if isinstance(value, tuple | list):
-        return [encode_value(v) for v in value]
-    return value
-
-
-def decode_value(value: Any) -> Any:
-    """Undo `encode_value` (lists stay lists)."""
-    if isinstance(value, dict) and set(value) == {"$dt"}:
-        return datetime.fromisoformat(value["$dt"])
-    if isinstance(value, list):
-        return [decode_value(v) for v in value]
-    return value
+    scheme, host, port, user, password, database = settings.server()
+    try:
+        client = clickhouse_connect.get_client(
+            host=host,
+            port=port,
+            username=user,
+            password=password.get_secret_value(),
+            database=database,
+            secure=scheme == "https",
+            connect_timeout=5,
+        )
+    except Exception as exc:
+        raise StoreError(f"cannot reach ClickHouse at {scheme}://{host}:{port}: {_first_line(exc)}") from exc
+    return ClickHouseStore(client)

@@ -6,4 +6,8 @@ class StoreError(Exception):
 
 
 class StoreLocked(StoreError):
-    """The embedded store is held by another process that does not answer queries."""
+    """The embedded store is held by another process, and this process needs it to itself."""
+
+
+class StoreUnavailable(StoreError):
+    """No process that holds the embedded store answers now; writes are worth retrying later."""
