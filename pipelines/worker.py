@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import socket
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import faust
 
 from pipelines import metrics
+from pipelines.agents import FAILED_EXIT
+from pipelines.agents import failure as agent_failure
 from pipelines.agreements import fingerprint, load_agreements
 from pipelines.core.sla import Judge
-from pipelines.faust_app import create_app
+from pipelines.faust_app import create_app, install_event_loop
 from pipelines.kafka_admin import ensure_topics
+from pipelines.log_limits import limit_kafka_client_logs
 from pipelines.settings import ConfigError, Settings
-from pipelines.store.client import open_store, owner_file
+from pipelines.store.client import ClickHouseStore, Store, open_store
+from pipelines.store.exceptions import StoreUnavailable
+from pipelines.store.owner import WORKER, remove_owner, write_owner
+from pipelines.store.protocol import STORE_RUN_COLUMNS
+
+START_ATTEMPTS = 15  # a worker started while the store's owner (re)starts waits this many times ...
+START_PAUSE = 2.0  # ... this many seconds apart before it gives up
 
 
 def _check_web_port(settings: Settings) -> None:
@@ -33,6 +42,24 @@ def _check_web_port(settings: Settings) -> None:
             ) from None
 
 
+def _record_start(store: Store) -> None:
+    """Say in `store_runs` that a live worker writes to the store (waiting a while for an owner that restarts)."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            store.insert("store_runs", [(datetime.now(UTC), "live", None)], STORE_RUN_COLUMNS)
+            return
+        except StoreUnavailable as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            print(f"leadflow worker: waiting for the store: {exc}", file=sys.stderr)
+            time.sleep(START_PAUSE)
+
+
+def _held_path(settings: Settings, store: Store) -> Path | None:
+    """Return the embedded store's path if this process holds it (rather than using another process's)."""
+    return settings.chdb_path if isinstance(store, ClickHouseStore) else None
+
+
 def run_worker(settings: Settings) -> int:
     """Run one worker of the consumer group; returns its exit code."""
     _check_web_port(settings)
@@ -41,8 +68,9 @@ def run_worker(settings: Settings) -> int:
     for chatty in ("faust", "aiokafka", "mode", "kafka"):
         # their per-message debug calls cost real time when a root handler lets DEBUG through
         logging.getLogger(chatty).setLevel(settings.log_level)
-    store = open_store(settings, prefer_worker=False)
-    store.insert("store_runs", [(datetime.now(UTC), "live", None)], ("started_at", "kind", "latest_event_at"))
+    limit_kafka_client_logs()  # a broker that is down makes its client log each retry, a thousand a second
+    store = open_store(settings)  # an embedded store held by a store service or another worker: through it
+    _record_start(store)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")
     agreements = load_agreements(settings.agreements)
     judge = Judge(agreements)
@@ -50,19 +78,19 @@ def run_worker(settings: Settings) -> int:
     agreements_hash = fingerprint(settings.agreements)
     metrics.AGREEMENTS.labels(agreements_hash, names).set(1)
     print(f"leadflow worker: judging with agreements {names} (fingerprint {agreements_hash})", file=sys.stderr)
+    install_event_loop()
     app, _sink = create_app(settings, store, executor, judge)
-    owner = owner_file(settings.chdb_path) if settings.chdb_path else None
-    if owner is not None:
-        url = f"http://{settings.web_host}:{settings.web_port}"
-        owner.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
+    held = _held_path(settings, store)
+    if held is not None:
+        write_owner(held, f"http://{settings.web_host}:{settings.web_port}", WORKER)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
+        return FAILED_EXIT if agent_failure() is not None else int(exc.code or 0)
     finally:
-        if owner is not None:
-            owner.unlink(missing_ok=True)
+        if held is not None:
+            remove_owner(held)
         executor.shutdown(wait=True)
         store.close()
-    return 0
+    return FAILED_EXIT if agent_failure() is not None else 0

@@ -39,9 +39,10 @@ def test_malformed_link_and_check_messages_are_dead_lettered(
         producer.flush()
 
         def stored() -> bool:
-            rows = store.query("SELECT count() FROM dead_letters FINAL")[0][0] + store.query(
-                "SELECT count() FROM events FINAL WHERE id = 'v-after'"
-            )[0][0]
+            rows = (
+                store.query("SELECT count() FROM dead_letters FINAL")[0][0]
+                + store.query("SELECT count() FROM events FINAL WHERE id = 'v-after'")[0][0]
+            )
             return bool(rows == len(garbage) + 1)
 
         wait_until(stored, 90, "three dead letters and the visit after them")

@@ -1,0 +1,93 @@
+"""Two workers of one consumer group share one embedded store: through `leadflow store serve`, or through the
+worker that holds it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.store.client import RemoteStore
+from services.simulate import SimulationSummary
+from tests.integration.kafka_fixture import free_port
+from tests.integration.processes import Worker, leadflow_json, wait_until
+from tests.integration.store_processes import (
+    Running,
+    StoreService,
+    assert_each_event_once,
+    group_lag,
+    metric_total,
+    small_simulation,
+    workers_holding_partitions,
+)
+from tests.integration.test_crash_recovery import _chunks
+from tests.integration.test_kafka_path import _replay_report, _settled
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+STALL_AFTER = 150  # seconds after the last produce by which the survivor has caught up unless it stalled
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
+    return small_simulation(tmp_path_factory.mktemp("small"))
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    group = Running()
+    yield group
+    group.stop_all()
+
+
+def second_worker_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The same group, topics and store; a web port and Faust data directory of its own."""
+    return {**env, "LEADFLOW_WEB_PORT": str(free_port()), "LEADFLOW_STATE_DIR": str(tmp_path / "faust-b")}
+
+
+def test_a_worker_killed_mid_stream_leaves_its_partitions_to_the_other(
+    small: tuple[Path, SimulationSummary], worker_env: dict[str, str], tmp_path: Path, running: Running
+) -> None:
+    events, summary = small
+    expected = _replay_report(events, tmp_path)
+    first, second, third = _chunks(events, 3, tmp_path)
+    running.diagnostics.append(lambda: group_lag(worker_env))
+    with running.explained():
+        service = running.start(StoreService(worker_env, tmp_path))
+        survivor = running.start(Worker(worker_env, tmp_path, "worker-a"))
+        victim = running.start(Worker(second_worker_env(worker_env, tmp_path), tmp_path, "worker-b"))
+        wait_until(lambda: workers_holding_partitions(survivor) == 2, 120, "both workers holding partitions")
+        leadflow_json(["produce", str(first)], worker_env, tmp_path)
+        both = [survivor, victim]
+        wait_until(lambda: all(metric_total(w, "leadflow_events_total") > 0 for w in both), 120, "both at work")
+        leadflow_json(["produce", str(second)], worker_env, tmp_path)
+        victim.kill()
+        leadflow_json(["produce", str(third)], worker_env, tmp_path)
+        try:
+            wait_until(lambda: _settled(worker_env, tmp_path, expected), STALL_AFTER, "the report to equal replay's")
+        except AssertionError:
+            # Faust can leave a taken-over partition paused (docs/operations.md, LeadflowPartitionStalled); what an
+            # operator does then is restart the worker, and the uncommitted messages must then all arrive, once
+            survivor.stop()
+            survivor = running.start(Worker(worker_env, tmp_path, "worker-a-restarted"))
+            wait_until(lambda: _settled(worker_env, tmp_path, expected), 240, "the report after restarting a stall")
+        assert_each_event_once(service, summary)
+        assert survivor.answers()
+
+
+def test_a_second_worker_writes_through_the_worker_that_holds_the_store(
+    small: tuple[Path, SimulationSummary], worker_env: dict[str, str], tmp_path: Path, running: Running
+) -> None:
+    events, summary = small
+    expected = _replay_report(events, tmp_path)
+    running.diagnostics.append(lambda: group_lag(worker_env))
+    with running.explained():
+        holder = running.start(Worker(worker_env, tmp_path, "worker-a"))
+        writer = running.start(Worker(second_worker_env(worker_env, tmp_path), tmp_path, "worker-b"))
+        wait_until(lambda: workers_holding_partitions(holder) == 2, 120, "both workers holding partitions")
+        leadflow_json(["produce", str(events)], worker_env, tmp_path)
+        wait_until(lambda: _settled(worker_env, tmp_path, expected), 240, "the report to equal replay's")
+        assert metric_total(writer, "leadflow_sink_rows_total") > 0, "worker-b wrote its rows through worker-a"
+        store = RemoteStore(f"http://127.0.0.1:{holder.port}")
+        assert store.query("SELECT count() FROM store_runs WHERE kind = 'live'") == [(2,)]
+        assert store.query("SELECT count() FROM events FINAL") == [(summary.valid,)]
