@@ -1,6 +1,6 @@
 """Kafka path throughput: one `leadflow worker` (Kafka -> state -> chDB) against a bare aiokafka loop.
 
-    .venv/bin/python -m benchmarks.bench_kafka_path [--visitors 20000] [--partitions 4] [--timeout 300]
+    .venv/bin/python -m benchmarks.bench_kafka_path [--visitors 20000] [--partitions 4] [--timeout 300] [--group 2]
 
 A local KRaft broker on a free port in a temporary directory; a simulated file produced with `leadflow produce`
 onto fresh topics (unique prefix). Then, with every event already in Kafka:
@@ -8,8 +8,10 @@ onto fresh topics (unique prefix). Then, with every event already in Kafka:
     until it has read every produced message;
 (b) leadflow: `leadflow worker` (own chDB store, web port, app id), timed from its start until its store holds
     every event (`events FINAL` = distinct valid events, `dead_letters FINAL` = malformed lines), polled through
-    the worker's /leadflow/query page. Start-up is the time until its web port answers.
-Target: (b) at least half of (a) in the same run. Broker and worker are stopped at the end.
+    the worker's /leadflow/query page. Start-up is the time until its web port answers;
+(c) `--group` workers (default 2) in a new consumer group over the same topics, sharing one embedded store held
+    by `leadflow store serve`: timed from the first spawn, rate counted from when every web port answers.
+Target: (b) at least half of (a) in the same run. Broker, workers and store service are stopped at the end.
 Prints a few human-readable lines and one final JSON line.
 """
 
@@ -40,13 +42,17 @@ from benchmarks.harness import (
     row_counts,
     running_worker,
     sink_settings,
+    spawn_worker,
     stored_counts,
     worker_store,
 )
+from pipelines.store.client import RemoteStore
 from pipelines.store.exceptions import StoreError
 from pipelines.topics import INPUT_TOPICS
 from services.simulate import SimulationConfig, write_jsonl
+from tests.integration.kafka_fixture import free_port
 from tests.integration.processes import Worker, group_env, leadflow_json
+from tests.integration.store_processes import StoreService
 
 TARGET_RATIO = 0.5
 
@@ -155,6 +161,59 @@ def drain(
         time.sleep(poll)
 
 
+@dataclass
+class GroupRun:
+    """What a consumer group of workers sharing one store did; times are seconds since the first was spawned."""
+
+    workers: int
+    ready_at: float
+    done_at: float
+    events: int
+    dead_letters: int
+    complete: bool
+    cpu_s: float
+
+
+def run_group(env: dict[str, str], root: Path, workers: int, valid: int, malformed: int, args: Any) -> GroupRun:
+    """Run `workers` workers in a new consumer group over the same topics, sharing a store through its service.
+
+    The store service holds the embedded store (`leadflow store serve`), every worker writes through it. Timed
+    from the first worker's spawn until the store holds every event; the group's CPU is the workers' and the
+    service's together.
+    """
+    folder = root / "group"
+    folder.mkdir()
+    group = dict(env, LEADFLOW_APP_ID=env["LEADFLOW_APP_ID"] + "-group", LEADFLOW_STORE=f"chdb:{folder / 'store'}")
+    service = StoreService(group, folder).start()
+    members: list[Worker] = []
+    try:
+        started = time.perf_counter()
+        for n in range(workers):
+            member_env = dict(group, LEADFLOW_WEB_PORT=str(free_port()), LEADFLOW_STATE_DIR=str(folder / f"faust{n}"))
+            members.append(Worker(member_env, folder, f"worker{n}"))
+        for member in members:
+            spawn_worker(member)
+        ready_at = time.perf_counter() - started
+        store = RemoteStore(service.url, timeout=30)
+        while True:
+            events, dead = row_counts(store)
+            if events >= valid and dead >= malformed:
+                events, dead = stored_counts(store)
+            now = time.perf_counter() - started
+            complete = events >= valid and dead >= malformed
+            if complete or now > args.timeout:
+                pids = [m.process.pid for m in members if m.process] + [service.process.pid if service.process else 0]
+                cpu = sum(cpu_seconds(pid) for pid in pids if pid)
+                return GroupRun(workers, ready_at, now, events, dead, complete, cpu)
+            for member in members:
+                member.answers()  # fail at once if one died
+            time.sleep(args.poll)
+    finally:
+        for member in members:
+            member.stop()
+        service.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(prog="benchmarks.bench_kafka_path", description=__doc__.splitlines()[0])
@@ -165,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between store polls")
     parser.add_argument("--sink-interval", type=float, help="LEADFLOW_SINK_INTERVAL of the worker (default: its own)")
     parser.add_argument("--sink-batch-rows", type=int, help="LEADFLOW_SINK_BATCH_ROWS of the worker (default: its own)")
+    parser.add_argument("--group", type=int, default=2, help="workers in the consumer-group run (c); 0 skips it")
     args = parser.parse_args(argv)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the coordinator's first-use complaints
 
@@ -226,6 +286,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"                             worker CPU {run.cpu_s:.1f} s over {run.done_at:.1f} s "
                 f"({run.cpu_s / run.done_at:.0%} of one core)"
             )
+
+            group = None
+            if args.group > 0:
+                group = run_group(env, root, args.group, summary.valid, summary.malformed, args)
+                group_rate = rate(sent if group.complete else group.events, group.done_at - group.ready_at)
+                state = "all events stored" if group.complete else f"TIMEOUT: {group.events:,} events stored"
+                print(
+                    f"(c) {group.workers} workers, one group:   {group_rate:>9,.0f} events/s excl. start-up "
+                    f"({state} after {group.done_at:.2f} s; all web ports after {group.ready_at:.2f} s), "
+                    f"store through `leadflow store serve`"
+                )
+                print(
+                    f"                             {rate(group_rate, lf_excl):.2f}x one worker; "
+                    f"CPU of workers and store service {group.cpu_s:.1f} s"
+                )
+                figures.update(
+                    {
+                        "group_workers": group.workers,
+                        "group_complete": group.complete,
+                        "group_s": round(group.done_at, 3),
+                        "group_startup_s": round(group.ready_at, 3),
+                        "group_cpu_s": round(group.cpu_s, 2),
+                        "group_events_per_s_excl_startup": round(group_rate),
+                        "group_speedup": round(rate(group_rate, lf_excl), 3),
+                        "group_ratio": round(rate(group_rate, base_steady), 4),
+                    }
+                )
 
     ratio = rate(lf_excl, base_steady)
     ratio_total = rate(lf_total, base_total)
