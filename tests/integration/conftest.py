@@ -10,6 +10,7 @@ import pytest
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import group_env
+from tests.integration.store_processes import Running, small_simulation
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +35,17 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Simulatio
 def worker_env(kafka: LocalKafka, tmp_path: Path) -> dict[str, str]:
     """Environment of a worker group of its own: fresh topics (prefix), consumer group, store and web port."""
     return group_env(kafka.bootstrap, tmp_path, LEADFLOW_SINK_INTERVAL="0.5")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
+    """About 4,000 simulated events, for the tests that start several processes."""
+    return small_simulation(tmp_path_factory.mktemp("small"))
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    """The processes a test starts, stopped at its end whatever happens."""
+    group = Running()
+    yield group
+    group.stop_all()

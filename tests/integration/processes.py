@@ -42,7 +42,29 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, every: floa
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-class Worker:
+class Managed:
+    """A leadflow subprocess a test started: killed at once, or stopped gracefully with a deadline."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL the process: a crash, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop the process gracefully (SIGTERM), killing it if it does not end in 30 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class Worker(Managed):
     """A `leadflow worker` subprocess with its log file."""
 
     def __init__(self, env: dict[str, str], cwd: Path, name: str = "worker") -> None:
@@ -75,22 +97,6 @@ class Worker:
         """Return the worker's Prometheus exposition."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
             return response.read().decode()
-
-    def kill(self) -> None:
-        """SIGKILL the worker: a crash, nothing flushed."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """Stop the worker gracefully (SIGTERM), killing it if it does not end in 30 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 def base_env(**values: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from pipelines.store.client import RemoteStore
 from pipelines.store.owner import read_owner
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.kafka_fixture import free_port
-from tests.integration.processes import LEADFLOW, Worker, wait_until
+from tests.integration.processes import LEADFLOW, Managed, Worker, wait_until
 
 
 def small_simulation(folder: Path) -> tuple[Path, SimulationSummary]:
@@ -34,8 +33,9 @@ def store_path(env: dict[str, str]) -> Path:
     return Path(env["LEADFLOW_STORE"].removeprefix("chdb:")).resolve()
 
 
-class StoreService:
-    """A `leadflow store serve` subprocess on a port of its own, with its log file."""
+class StoreService(Managed):
+    """A `leadflow store serve` subprocess on a port of its own, with its log file (`kill`: the store goes away at
+    once, the owner file stays behind)."""
 
     def __init__(self, env: dict[str, str], cwd: Path, name: str = "store") -> None:
         self.env = env
@@ -77,22 +77,6 @@ class StoreService:
     def count(self, table: str) -> int:
         """Return the rows of a table, replaced rows counted once."""
         return int(self.query(f"SELECT count() FROM {table} FINAL")[0][0])
-
-    def kill(self) -> None:
-        """SIGKILL the service: the store goes away at once, the owner file stays behind."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """Stop the service gracefully (SIGTERM), killing it if it does not end in 30 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 def metric_total(worker: Worker, name: str) -> float:

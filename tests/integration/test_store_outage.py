@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from tests.integration.store_processes import (
     assert_each_event_once,
     group_lag,
     metric_total,
-    small_simulation,
 )
 from tests.integration.test_crash_recovery import _chunks
 from tests.integration.test_kafka_path import _replay_report, _settled
@@ -24,18 +22,6 @@ from tests.integration.test_kafka_path import _replay_report, _settled
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 OUTAGE = 8.0  # seconds without a store: several failed writes, back-off included
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
-    return small_simulation(tmp_path_factory.mktemp("small"))
-
-
-@pytest.fixture
-def running() -> Iterator[Running]:
-    group = Running()
-    yield group
-    group.stop_all()
 
 
 def test_worker_holds_events_back_while_the_store_is_away_and_loses_none(

@@ -3,7 +3,6 @@ worker that holds it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from tests.integration.store_processes import (
     assert_each_event_once,
     group_lag,
     metric_total,
-    small_simulation,
     workers_holding_partitions,
 )
 from tests.integration.test_crash_recovery import _chunks
@@ -26,18 +24,6 @@ from tests.integration.test_kafka_path import _replay_report, _settled
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 STALL_AFTER = 150  # seconds after the last produce by which the survivor has caught up unless it stalled
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
-    return small_simulation(tmp_path_factory.mktemp("small"))
-
-
-@pytest.fixture
-def running() -> Iterator[Running]:
-    group = Running()
-    yield group
-    group.stop_all()
 
 
 def second_worker_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
