@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -169,26 +170,25 @@ async def stop_worker_on_error(agent: str, exc: BaseException) -> None:
     asyncio.get_running_loop().call_later(STOP_GRACE, os._exit, FAILED_EXIT)
 
 
+Handler = Callable[[Wiring, Any, Any], Awaitable[None]]
+
+
+def _agent(w: Wiring, name: str, handle: Handler) -> Callable[[Any], Awaitable[None]]:
+    """Return an agent that hands each event of its stream to `handle`, acking manually; a failure stops the worker."""
+
+    async def agent(stream: Any) -> None:
+        manual = stream.noack()
+        try:
+            async for event in manual.events():
+                await handle(w, manual, event)
+        except Exception as exc:
+            await stop_worker_on_error(name, exc)
+            raise
+
+    return agent
+
+
 def register_agents(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
     """Attach the two agents (concurrency 1: an offset is never committed past an event in flight)."""
-
-    async def leads_agent(stream: Any) -> None:
-        manual = stream.noack()
-        try:
-            async for event in manual.events():
-                await handle_lead_message(w, manual, event)
-        except Exception as exc:
-            await stop_worker_on_error(LEADS_AGENT, exc)
-            raise
-
-    async def visitors_agent(stream: Any) -> None:
-        manual = stream.noack()
-        try:
-            async for event in manual.events():
-                await handle_visitor_message(w, manual, event)
-        except Exception as exc:
-            await stop_worker_on_error(VISITORS_AGENT, exc)
-            raise
-
-    w.app.agent(lead_topic, name=LEADS_AGENT)(leads_agent)
-    w.app.agent(visitor_topic, name=VISITORS_AGENT)(visitors_agent)
+    w.app.agent(lead_topic, name=LEADS_AGENT)(_agent(w, LEADS_AGENT, handle_lead_message))
+    w.app.agent(visitor_topic, name=VISITORS_AGENT)(_agent(w, VISITORS_AGENT, handle_visitor_message))
