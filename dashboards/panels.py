@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, stat, table, text, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
@@ -25,6 +25,23 @@ def _ref_ids(targets: Sequence[Target]) -> list[Target]:
     return [t.ref_id(chr(ord("A") + i)) for i, t in enumerate(targets)]
 
 
+DataPanel = TypeVar("DataPanel", stat.Panel, timeseries.Panel, table.Panel, bargauge.Panel)
+
+
+def _framed(
+    panel: DataPanel, title: str, description: str, targets: Sequence[Target], width: int, height: int
+) -> DataPanel:
+    """Set what every data panel has: title, description, data source, targets (refIds A, B, ...) and size."""
+    return (
+        panel.title(title)
+        .description(description)
+        .datasource(_source(targets))
+        .targets(_ref_ids(targets))
+        .span(width)
+        .height(height)
+    )
+
+
 def _last_value() -> common_builders.ReduceDataOptions:
     return common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False).fields("")
 
@@ -34,14 +51,8 @@ def stat_panel(
 ) -> stat.Panel:
     """Return a big number per field (the last value of a time series, or a table's one row)."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_source(targets))
-        .targets(_ref_ids(targets))
+        _framed(stat.Panel(), title, description, targets, width, height)
         .unit(unit)
-        .span(width)
-        .height(height)
         .reduce_options(_last_value())
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.NONE)
@@ -69,14 +80,8 @@ def timeseries_panel(
         .calcs(["lastNotNull", "max"])
     )
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_source(targets))
-        .targets(_ref_ids(targets))
+        _framed(timeseries.Panel(), title, description, targets, width, height)
         .unit(unit)
-        .span(width)
-        .height(height)
         .legend(legend)
         .fill_opacity(60 if bars else 10)
         .line_width(1)
@@ -94,13 +99,7 @@ def table_panel(
 ) -> table.Panel:
     """Return a table of the rows as the query returns them."""
     return (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_source(targets))
-        .targets(_ref_ids(targets))
-        .span(width)
-        .height(height)
+        _framed(table.Panel(), title, description, targets, width, height)
         .show_header(True)
         .cell_height(common.TableCellHeight.SM)
     )
@@ -119,14 +118,8 @@ def bargauge_panel(
     """Return one horizontal bar per value of a table's rows (`fields`: a regex of the fields shown, default all)."""
     reduce = common_builders.ReduceDataOptions().values(True).calcs([]).fields(fields)
     return (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_source(targets))
-        .targets(_ref_ids(targets))
+        _framed(bargauge.Panel(), title, description, targets, width, height)
         .unit(unit)
-        .span(width)
-        .height(height)
         .reduce_options(reduce)
         .orientation(common.VizOrientation.HORIZONTAL)
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
