@@ -5,18 +5,28 @@ Whatever happens inside `local_broker` and `running_worker`, the broker and the 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from aiokafka import AIOKafkaProducer
+
 from pipelines.store.client import RemoteStore
+from pipelines.store.exceptions import StoreError
+from pipelines.topics import VISITS, TopicNames
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import LEADFLOW, Worker
+from tests.unit.factories import visit_event
 
 PORT_TIMEOUT = 120.0
+LIVE_TIMEOUT = 120.0
+SEEN_SQL = "SELECT source, id FROM events WHERE id IN {ids:Array(String)}"
 
 
 def load_average() -> str:
@@ -107,3 +117,42 @@ def quantile(values: Sequence[float], share: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Return p50/p90/p99/max of values in seconds, to 0.1 ms (all 0 when there are none)."""
+    figures = {f"p{int(q * 100)}": quantile(values, q) for q in (0.5, 0.9, 0.99)}
+    figures["max"] = max(values, default=0.0)
+    return {k: round(v, 4) for k, v in figures.items()}
+
+
+def shown(figures: dict[str, float]) -> str:
+    """Return `p50 0.512 s, p90 ..., max ...` for a printed line."""
+    return ", ".join(f"{name} {value:.3f} s" for name, value in figures.items())
+
+
+def verdict(met: bool) -> str:
+    """Return MET or NOT MET."""
+    return "MET" if met else "NOT MET"
+
+
+async def start_producer(bootstrap: str) -> AIOKafkaProducer:
+    """Return a started producer with `leadflow produce`'s guarantees (idempotent, acks=all), lingering little."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    return producer
+
+
+async def wait_live(producer: AIOKafkaProducer, store: RemoteStore, names: TopicNames) -> None:
+    """Send one visit and wait until the worker has stored it: partitions assigned, agents and sink running."""
+    event_id = f"live-{uuid.uuid4().hex}"
+    await producer.send_and_wait(names.name(VISITS), visit_event("bench-live", datetime.now(UTC), id=event_id))
+    started = time.perf_counter()
+    while time.perf_counter() - started < LIVE_TIMEOUT:
+        try:
+            if await asyncio.to_thread(store.query, SEEN_SQL, {"ids": [event_id]}):
+                return
+        except StoreError:
+            pass  # the worker may still be opening its store
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the worker did not store an event in {LIVE_TIMEOUT:.0f} s")
