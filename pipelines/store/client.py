@@ -56,17 +56,17 @@ class ClickHouseStore:
 
     def apply_ddl(self) -> None:
         """Create every table and view that does not exist yet; fill a new derived table from what is stored."""
-        existing = {
-            row[0]
-            for row in self._client.query(
-                "SELECT name FROM system.tables WHERE database = currentDatabase()"
-            ).result_rows
-        }
+        existing = self.table_names()
         for statement in ddl_statements():
             self._client.command(statement)
         for table, view in DERIVED_TABLES.items():
             if existing and table not in existing:
                 self._fill_from_view(table, view)
+
+    def table_names(self) -> set[str]:
+        """Return the names of the tables and views in the store's database."""
+        rows = self._client.query("SELECT name FROM system.tables WHERE database = currentDatabase()").result_rows
+        return {row[0] for row in rows}
 
     def _fill_from_view(self, table: str, view: str) -> None:
         """Fill a table its materialized view would have filled, had it existed when the rows came."""
