@@ -84,13 +84,14 @@ def run_worker(settings: Settings) -> int:
     if held is not None:
         write_owner(held, f"http://{settings.web_host}:{settings.web_port}", WORKER)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    code = 0
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return FAILED_EXIT if agent_failure() is not None else int(exc.code or 0)
+        code = int(exc.code or 0)
     finally:
         if held is not None:
             remove_owner(held)
         executor.shutdown(wait=True)
         store.close()
-    return FAILED_EXIT if agent_failure() is not None else 0
+    return FAILED_EXIT if agent_failure() is not None else code
