@@ -12,6 +12,7 @@ from mode.types.signals import BaseSignalT
 
 from pipelines.agents import Wiring, register_agents
 from pipelines.core.sla import Judge
+from pipelines.kafka_consumer import RewindingTransport
 from pipelines.settings import Settings
 from pipelines.sink_service import BatchingSink
 from pipelines.sla_agent import SlaShell
@@ -69,6 +70,8 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+    # partitions without a committed offset are re-read from their start after a rebalance (see kafka_consumer)
+    app.transport = RewindingTransport(app.conf.broker_consumer, app)
     partitions = settings.partitions
     lead_topic = app.topic(*(names.name(t) for t in (*LEAD_TOPICS, SLA_CHECKS)), partitions=partitions, **RAW)
     visitor_topic = app.topic(names.name(VISITS), names.name(VISITOR_LINKS), partitions=partitions, **RAW)
