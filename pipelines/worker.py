@@ -68,7 +68,8 @@ def run_worker(settings: Settings) -> int:
     for chatty in ("faust", "aiokafka", "mode", "kafka"):
         # their per-message debug calls cost real time when a root handler lets DEBUG through
         logging.getLogger(chatty).setLevel(settings.log_level)
-    limit_kafka_client_logs()  # a broker that is down makes its client log each retry, a thousand a second
+    if settings.log_level != "DEBUG":  # who asks for DEBUG wants every line
+        limit_kafka_client_logs()  # a broker that is down makes its client log each retry, a thousand a second
     store = open_store(settings)  # an embedded store held by a store service or another worker: through it
     _record_start(store)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")

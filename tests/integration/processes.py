@@ -102,7 +102,9 @@ class Worker(Managed):
 def base_env(**values: str) -> dict[str, str]:
     """The environment of a leadflow subprocess: this one's, without LEADFLOW_*, plus `values`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-    env.update({"LEADFLOW_AGREEMENTS": str(REPO / "agreements"), "LEADFLOW_LOG_LEVEL": "WARNING"})
+    # LEADFLOW_TEST_LOG_LEVEL=DEBUG makes the workers a test starts log what Faust and aiokafka do
+    level = os.environ.get("LEADFLOW_TEST_LOG_LEVEL", "WARNING")
+    env.update({"LEADFLOW_AGREEMENTS": str(REPO / "agreements"), "LEADFLOW_LOG_LEVEL": level})
     env.update(values)
     return env
 
