@@ -60,7 +60,9 @@ from benchmarks.sla_clock_state import (
     key_partitions,
     lead_name,
     mql_instants,
+    now_for,
     orjson_buffers,
+    reinsert,
     setting,
     verify_sample,
 )
@@ -73,14 +75,6 @@ from pipelines.core.sla import WARNING
 from pipelines.core.steps import sla_step
 from pipelines.sink_service import BatchingSink
 from pipelines.sla_agent import SlaShell
-
-
-def reinsert(shell: SlaShell, sla: dict[bytes, bytes], keys: Sequence[bytes | None]) -> None:
-    """Schedule popped leads again, from their sla table records (as a rebuild would)."""
-    for key in keys:
-        if key is not None:
-            _published, partition, due = sla_from_bytes(sla[key])
-            shell.index.schedule(key.decode(), partition, due)
 
 
 async def time_ticks(
@@ -111,16 +105,6 @@ def time_pop_due(shell: SlaShell, now_ms: int, expect: int, repeats: int) -> lis
             raise RuntimeError(f"pop_due at {now_ms} gave {len(due)}, expected {expect}")
         reinsert(shell, shell.table, [lead_id.encode() for lead_id, _ in due])
     return seconds
-
-
-def now_for(sorted_dues: list[int], due: int) -> int:
-    """Return an instant (ms) at which exactly `due` of the clocks are due."""
-    if due == 0:
-        return sorted_dues[0] - 1
-    now = sorted_dues[due - 1]
-    if due < len(sorted_dues) and sorted_dues[due] <= now:
-        raise RuntimeError(f"clocks {due - 1} and {due} share a due instant")
-    return now
 
 
 async def judge_checks(

@@ -20,6 +20,7 @@ from pipelines.core.lead import LeadState
 from pipelines.core.lifecycle import Move
 from pipelines.core.sla import Judge
 from pipelines.core.steps import sla_step
+from pipelines.sla_agent import SlaShell
 from tests.unit.factories import CRM, WEB, form_event, lead_state, stage_event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,3 +269,21 @@ class NullStore:
 
     def close(self) -> None:
         pass
+
+
+def reinsert(shell: SlaShell, sla: dict[bytes, bytes], keys: Sequence[bytes | None]) -> None:
+    """Schedule popped leads again, from their sla table records (as a rebuild would)."""
+    for key in keys:
+        if key is not None:
+            _published, partition, due = sla_from_bytes(sla[key])
+            shell.index.schedule(key.decode(), partition, due)
+
+
+def now_for(sorted_dues: list[int], due: int) -> int:
+    """Return an instant (ms) at which exactly `due` of the clocks are due."""
+    if due == 0:
+        return sorted_dues[0] - 1
+    now = sorted_dues[due - 1]
+    if due < len(sorted_dues) and sorted_dues[due] <= now:
+        raise RuntimeError(f"clocks {due - 1} and {due} share a due instant")
+    return now
