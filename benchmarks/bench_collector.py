@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import tempfile
@@ -31,6 +30,7 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.harness import load_after, load_before
 from services.collector.keys import hash_key
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import LEADFLOW, base_env, wait_until
@@ -178,9 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="requests (or sends) in flight")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run (an upper bound)")
     args = parser.parse_args(argv)
-    load = "/".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"load average (1/5/15 min) before: {load} on {os.cpu_count()} cores")
-    figures: dict[str, Any] = {"load_before": load, **vars(args)}
+    figures: dict[str, Any] = {"load_before": load_before(), **vars(args)}
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmp:
         folder = Path(tmp)
         kafka = LocalKafka(free_port(), folder / "kafka")
@@ -206,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
             kafka.stop()
-    figures["load_after"] = "/".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"load average after: {figures['load_after']} (other processes on this machine skew every figure)")
+    figures["load_after"] = load_after()
     print(json.dumps(figures, sort_keys=True), flush=True)
     return 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import sys
@@ -36,6 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmarks import dashboard_data as data
+from benchmarks.harness import load_after, load_before
 from dashboards.build import boards
 from dashboards.macros import expand_clickhouse
 from dashboards.runner import default_interval
@@ -103,11 +103,6 @@ def panels() -> list[Panel]:
         since = relative_range(board.to_json()["time"]["from"])
         found.extend(Panel(query, since) for query in board.queries)
     return found
-
-
-def load() -> str:
-    """Return the load average (1/5/15 min)."""
-    return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def time_query(store: ClickHouseStore, sql: str, repeat: int) -> tuple[int, list[float]]:
@@ -225,8 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    load_before = load()
-    print(f"load average (1/5/15 min) before: {load_before} on {os.cpu_count()} cores", flush=True)
+    before = load_before()
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-dashboards-") as tmp:
         client = clickhouse_connect.get_client(interface="chdb", path=str(Path(tmp) / "store"))
         store = ClickHouseStore(client)
@@ -239,12 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         store.close()
     print()
     summary = verdict(timings)
-    load_after = load()
-    print(f"load average after: {load_after} (other processes on this machine skew every figure)")
+    after = load_after()
     figures = {
         "benchmark": "dashboards",
-        "load_before": load_before,
-        "load_after": load_after,
+        "load_before": before,
+        "load_after": after,
         "events_target": args.events,
         "visitors": args.visitors,
         "seed": args.seed,

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -36,7 +35,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
 from benchmarks.harness import (
     cpu_seconds,
-    load_average,
+    load_after,
+    load_before,
     local_broker,
     rate,
     row_counts,
@@ -229,8 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the coordinator's first-use complaints
 
     figures: dict[str, Any] = {"benchmark": "kafka_path", "visitors": args.visitors, "seed": args.seed}
-    figures["load_before"] = load_average()
-    print(f"load average (1/5/15 min) before: {figures['load_before']} on {os.cpu_count()} cores")
+    figures["load_before"] = load_before()
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-kafka-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
@@ -322,8 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"ratio leadflow/baseline: {ratio:.3f} excl. start-up (target >= {TARGET_RATIO}: "
         f"{'MET' if meets else 'NOT MET'}); {ratio_total:.3f} incl. start-up; {ratio_steady:.3f} after first row"
     )
-    figures["load_after"] = load_average()
-    print(f"load average after: {figures['load_after']} (other processes on this machine skew every figure)")
+    figures["load_after"] = load_after()
     figures.update(
         {
             "events": sent,

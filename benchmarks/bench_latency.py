@@ -25,7 +25,6 @@ import asyncio
 import itertools
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -42,7 +41,8 @@ from benchmarks.breach_latency import run_breaches
 from benchmarks.harness import (
     SEEN_SQL,
     cpu_seconds,
-    load_average,
+    load_after,
+    load_before,
     local_broker,
     quantile,
     rate,
@@ -294,8 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the coordinator's first-use complaints
     figures: dict[str, Any] = {"benchmark": "latency", "seed": args.seed, "partitions": args.partitions}
     figures.update(sink_interval=args.sink_interval or "default", sink_batch_rows=args.sink_batch_rows or "default")
-    figures["load_before"] = load_average()
-    print(f"load average (1/5/15 min) before: {figures['load_before']} on {os.cpu_count()} cores")
+    figures["load_before"] = load_before()
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-latency-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
@@ -303,8 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"broker: {kafka.bootstrap} up in {time.perf_counter() - started:.1f} s", flush=True)
             figures.update(run_rows(kafka.bootstrap, root, args))
             figures.update(run_breaches(kafka.bootstrap, root, args))
-    figures["load_after"] = load_average()
-    print(f"load average after: {figures['load_after']} (other processes on this machine skew every figure)")
+    figures["load_after"] = load_after()
     print(json.dumps(figures, sort_keys=True), flush=True)
     return 0
 

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import load_after, load_before
 from pipelines.agreements import load_agreements
 from pipelines.core.sla import Judge
 from pipelines.replay import Replayer, ReplayStats, read_lines
@@ -155,8 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed for `leadflow replay`")
     args = parser.parse_args(argv)
 
-    load_before = "/".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"load average (1/5/15 min) before: {load_before} on {os.cpu_count()} cores")
+    before = load_before()
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-replay-") as tmp:
         root = Path(tmp)
         path = root / "events.jsonl"
@@ -219,12 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_profile(f"profile of (a), top {args.top} by cumulative time (cProfile, one run):", by_cumulative)
     _print_profile(f"profile of (a), top {args.top} by own time:", by_own)
 
-    load_after = "/".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"load average after: {load_after} (other processes on this machine skew every figure)")
+    after = load_after()
     figures = {
         "benchmark": "replay",
-        "load_before": load_before,
-        "load_after": load_after,
+        "load_before": before,
+        "load_after": after,
         "visitors": args.visitors,
         "seed": args.seed,
         "events": events,

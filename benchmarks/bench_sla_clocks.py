@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -41,6 +40,7 @@ from unittest import mock
 
 import orjson
 
+from benchmarks.harness import load_after, load_before
 from benchmarks.sla_clock_state import (
     DUE_COUNTS,
     HANDOFF,
@@ -149,8 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if n < 2:
         parser.error("--clocks must be at least 2")
 
-    load_before = "/".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"load average (1/5/15 min) before: {load_before} on {os.cpu_count()} cores")
+    before = load_before()
     s = setting()
     lead0 = LeadState(lead_name(0), (s.form_template, s.mql_template))
     effects0 = sla_step(lead0, frozenset(), s.judge, s.mql_template.time)
@@ -349,12 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{rebuild_best:.2f} s best of {len(rebuilds)} ({', '.join(f'{r:.2f}' for r in rebuilds)}), "
         f"{rebuild_best / n * 1e6:.2f} us/entry"
     )
-    load_after = "/".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"load average after: {load_after} (other processes on this machine skew every figure)")
+    after = load_after()
     figures = {
         "benchmark": "sla_clocks",
-        "load_before": load_before,
-        "load_after": load_after,
+        "load_before": before,
+        "load_after": after,
         "clocks": n,
         "seed": args.seed,
         "partitions": PARTITIONS,

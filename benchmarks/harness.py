@@ -34,6 +34,20 @@ def load_average() -> str:
     return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def load_before() -> str:
+    """Print the load averages before a benchmark's runs, and return them: other processes skew every figure."""
+    load = load_average()
+    print(f"load average (1/5/15 min) before: {load} on {os.cpu_count()} cores", flush=True)
+    return load
+
+
+def load_after() -> str:
+    """Print the load averages after a benchmark's runs, and return them."""
+    load = load_average()
+    print(f"load average after: {load} (other processes on this machine skew every figure)", flush=True)
+    return load
+
+
 def rate(count: float, seconds: float) -> float:
     """Return count per second, 0 when no time passed."""
     return count / seconds if seconds > 0 else 0.0
