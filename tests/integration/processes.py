@@ -32,14 +32,22 @@ def leadflow_json(args: list[str], env: dict[str, str], cwd: Path) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
-    """Poll `check` until it is true, or fail after `timeout` seconds saying what was awaited."""
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    every: float = 0.5,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Poll `check` until it is true, or fail after `timeout` seconds saying what was awaited (and, given
+    `explain`, what was last seen instead)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    seen = f"; {explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{seen}")
 
 
 class Managed:

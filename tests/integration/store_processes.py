@@ -161,9 +161,3 @@ def group_lag(env: dict[str, str]) -> str:
         collector._reset()
     behind = ", ".join(f"{tp.topic}[{tp.partition}]: {n}" for tp, n in sorted(lag.items()) if n > 0) or "none"
     return f"--- consumer group {settings.app_id}: uncommitted messages ---\n{behind}"
-
-
-def assert_each_event_once(service: StoreService, summary: SimulationSummary) -> None:
-    """Every valid event stored (once per source and id), every malformed line dead-lettered."""
-    assert service.count("events") == summary.valid
-    assert service.count("dead_letters") == summary.malformed

@@ -14,7 +14,7 @@ import pytest
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import Worker, group_env, leadflow_json, wait_until
-from tests.integration.test_kafka_path import _replay_report, _settled, _split, _store_count
+from tests.integration.test_kafka_path import _replay_report, _split, _store_count, wait_settled
 from tests.integration.test_sla_live import _sla_messages
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
@@ -95,11 +95,7 @@ def test_broker_restarted_mid_stream_loses_nothing(
         print(f"broker {how}: {stored_when_down} events stored when it went down, back after {back_s:.1f} s")
         sent += leadflow_json(["produce", str(second)], env, tmp_path)["sent"]
         assert sent == summary.total
-        wait_until(
-            lambda: _settled(env, tmp_path, expected), 240, "the report after a broker restart to equal replay's"
-        )
-        assert _store_count(env, tmp_path, "events") == summary.valid
-        assert _store_count(env, tmp_path, "dead_letters") == summary.malformed
+        wait_settled(env, tmp_path, expected, summary, 240)
         assert _alive(worker), "the worker did not stay up through the broker restart"
         sla = _sla_messages(own_kafka, env["LEADFLOW_TOPIC_PREFIX"] + "leadflow.sla")
         published = _published_once(sla)

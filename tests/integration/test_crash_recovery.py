@@ -9,7 +9,7 @@ import pytest
 
 from services.simulate import SimulationSummary
 from tests.integration.processes import Worker, leadflow_json, wait_until
-from tests.integration.test_kafka_path import _replay_report, _settled, _store_count
+from tests.integration.test_kafka_path import _replay_report, _store_count, wait_settled
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +56,6 @@ def test_worker_killed_three_times_mid_stream_gives_the_replay_report(
                 seen = _crash_after_progress(worker, worker_env, tmp_path, seen)
                 worker = Worker(worker_env, tmp_path, f"worker-{number + 1}").start()
         assert sent == summary.total
-        wait_until(
-            lambda: _settled(worker_env, tmp_path, expected), 180, "the report after 3 crashes to equal replay's"
-        )
-        assert _store_count(worker_env, tmp_path, "dead_letters") == summary.malformed
-        assert _store_count(worker_env, tmp_path, "events") == summary.valid
+        wait_settled(worker_env, tmp_path, expected, summary, 180)
     finally:
         worker.stop()

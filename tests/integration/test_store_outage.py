@@ -12,12 +12,11 @@ from tests.integration.processes import Worker, leadflow, leadflow_json, wait_un
 from tests.integration.store_processes import (
     Running,
     StoreService,
-    assert_each_event_once,
     group_lag,
     metric_total,
 )
 from tests.integration.test_crash_recovery import _chunks
-from tests.integration.test_kafka_path import _replay_report, _settled
+from tests.integration.test_kafka_path import _replay_report, wait_settled
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -46,5 +45,4 @@ def test_worker_holds_events_back_while_the_store_is_away_and_loses_none(
         assert worker.answers(), "the worker keeps running while the store is away"
         service = running.start(StoreService(worker_env, tmp_path, "store-2"))  # another port, in the owner file
         leadflow_json(["produce", str(after)], worker_env, tmp_path)
-        wait_until(lambda: _settled(worker_env, tmp_path, expected), 240, "the report to equal replay's")
-        assert_each_event_once(service, summary)
+        wait_settled(worker_env, tmp_path, expected, summary, 240, count=service.count)
