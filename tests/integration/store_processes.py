@@ -93,10 +93,21 @@ def workers_holding_partitions(worker: Worker) -> int:
 
 
 def tail(log: Path, lines: int = 40) -> str:
-    """Return the last lines of a log file."""
+    """Return the last `lines` distinct lines of a log file, oldest first, each with how often it recurs.
+
+    Lines that differ only in their digits (time stamps, offsets, "started 3.70 minutes ago") count as one, so a
+    warning repeated every few seconds does not push what led up to it out of the tail.
+    """
     if not log.exists():
         return f"({log} does not exist)"
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    kept: dict[str, list[Any]] = {}
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        shape = re.sub(r"\d+", "#", line)
+        if shape in kept:
+            kept[shape][1] += 1
+        elif len(kept) < lines:
+            kept[shape] = [line, 1]
+    return "\n".join(line if n == 1 else f"{line}  [{n} like it]" for line, n in reversed(kept.values()))
 
 
 class Process(Protocol):
