@@ -70,7 +70,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
-    # partitions without a committed offset are re-read from their start after a rebalance (see kafka_consumer)
+    # records fetched but not handed on (a rebalance began) are read again, not skipped (see kafka_consumer)
     app.transport = RewindingTransport(app.conf.broker_consumer, app)
     partitions = settings.partitions
     lead_topic = app.topic(*(names.name(t) for t in (*LEAD_TOPICS, SLA_CHECKS)), partitions=partitions, **RAW)

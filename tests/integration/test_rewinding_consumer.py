@@ -1,4 +1,4 @@
-"""After a rebalance, a partition with no committed offset goes back to its start, not past records Faust dropped."""
+"""A partition whose fetched records were not handed on goes back to the first of them, unless sought since."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from pipelines.kafka_consumer import seek_to_committed_or_start
+from pipelines.kafka_consumer import positions_taken, rewind
 from tests.integration.kafka_fixture import LocalKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -50,12 +50,12 @@ async def _positions(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> l
     return [await consumer.position(tp) for tp in tps]
 
 
-async def _scenario(bootstrap: str) -> tuple[list[int], list[int]]:
+async def _scenario(bootstrap: str) -> tuple[list[int], list[int], dict[TopicPartition, int]]:
     tag = uuid.uuid4().hex[:8]
     stream, changelog = f"stream-{tag}", f"app-{tag}-leads-changelog"
     await _topics(bootstrap, stream, changelog)
-    uncommitted, committed, table = TopicPartition(stream, 0), TopicPartition(stream, 1), TopicPartition(changelog, 0)
-    tps = [uncommitted, committed, table]
+    dropped, committed, table = TopicPartition(stream, 0), TopicPartition(stream, 1), TopicPartition(changelog, 0)
+    tps = [dropped, committed, table]
     await _fill(bootstrap, tps)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=f"group-{tag}", enable_auto_commit=False, auto_offset_reset="earliest"
@@ -64,20 +64,47 @@ async def _scenario(bootstrap: str) -> tuple[list[int], list[int]]:
     try:
         consumer.assign(tps)
         await consumer.commit({committed: OffsetAndMetadata(3, "")})
-        await _read_to_end(consumer, tps)
+        await _read_to_end(consumer, tps)  # the batch: every record taken, positions at the end
+        taken = positions_taken(consumer, tps)
+        # Faust's seek to committed offsets moves the committed partition, and skips the other two
         await consumer.seek_to_committed()
         plain = await _positions(consumer, tps)
-        await _read_to_end(consumer, tps)
-        await seek_to_committed_or_start(consumer, lambda topic: topic == changelog)
+        # records 2.. of the stream partition and all of the changelog partition were not handed on
+        done = rewind(consumer, {dropped: 2, committed: 1, table: 0}, taken)
         rewound = await _positions(consumer, tps)
     finally:
         await consumer.stop()
-    return plain, rewound
+    return plain, rewound, done
 
 
-def test_an_uncommitted_partition_is_read_again_from_its_start(kafka: LocalKafka) -> None:
-    plain, rewound = asyncio.run(_scenario(kafka.bootstrap))
-    # aiokafka alone leaves the uncommitted partition past the records it fetched: they would never be read again
+async def _reassigned(bootstrap: str) -> dict[TopicPartition, int]:
+    """A partition revoked and assigned again after its batch was taken is left where its new owner put it."""
+    tag = uuid.uuid4().hex[:8]
+    stream = f"stream-{tag}"
+    await _topics(bootstrap, stream)
+    tp = TopicPartition(stream, 0)
+    await _fill(bootstrap, [tp])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await _read_to_end(consumer, [tp])
+        taken = positions_taken(consumer, [tp])
+        consumer.assign([tp])
+        consumer.seek(tp, RECORDS)  # the same offset, but a new assignment
+        return rewind(consumer, {tp: 0}, taken)
+    finally:
+        await consumer.stop()
+
+
+def test_records_not_handed_on_are_read_again_unless_their_partition_was_sought_since(kafka: LocalKafka) -> None:
+    plain, rewound, done = asyncio.run(_scenario(kafka.bootstrap))
+    # aiokafka alone leaves the uncommitted partitions past the records they fetched: never to be read again
     assert plain == [RECORDS, 3, RECORDS]
-    # the uncommitted stream partition goes back to its start, the committed one to its offset; the changelog stays
-    assert rewound == [0, 3, RECORDS]
+    # each goes back to its first record not handed on; the committed one was sought since and stays
+    assert rewound == [2, 3, 0]
+    assert sorted(done.values()) == [0, 2]
+
+
+def test_a_partition_assigned_anew_is_not_rewound(kafka: LocalKafka) -> None:
+    assert asyncio.run(_reassigned(kafka.bootstrap)) == {}

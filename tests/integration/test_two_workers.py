@@ -48,7 +48,7 @@ def test_a_worker_killed_mid_stream_leaves_its_partitions_to_the_other(
         victim.kill()
         leadflow_json(["produce", str(third)], worker_env, tmp_path)
         # the killed worker committed nothing yet on some partitions of a quiet topic: the survivor must read
-        # those from their start, not from past the records it fetched and dropped while rebalancing
+        # records it fetched but dropped while rebalancing again, not go on from past them
         wait_settled(worker_env, tmp_path, expected, summary, 240, count=service.count)
         assert survivor.answers()
 

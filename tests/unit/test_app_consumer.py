@@ -1,21 +1,56 @@
-"""The worker's app consumes through the consumer that re-reads uncommitted partitions from their start."""
+"""The worker's consumer reads again every record it fetched but did not hand on."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipelines.core.sla import Judge
 from pipelines.faust_app import create_app
-from pipelines.kafka_consumer import RewindingConsumerThread, RewindingTransport
+from pipelines.kafka_consumer import RewindingConsumer, RewindingConsumerThread, RewindingTransport, first_not_handed_on
 from pipelines.settings import Settings
 from tests.unit.test_sink_batch import FakeStore
 
 
-def test_the_app_consumer_rewinds_partitions_without_a_committed_offset(tmp_path: Path) -> None:
+class Record(NamedTuple):
+    offset: int
+
+
+def test_the_app_consumer_is_the_rewinding_one(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path / "faust")
     with ThreadPoolExecutor(max_workers=1) as executor:
         app, _sink = create_app(settings, FakeStore(), executor, Judge([]))
         assert isinstance(app.transport, RewindingTransport)
-        # the app's consumer is made by that transport; its thread does the seeks after a rebalance
+        # the app's consumer is made by that transport, on the thread that notes positions and rewinds
+        assert isinstance(app.consumer, RewindingConsumer)
         assert isinstance(app.consumer._thread, RewindingConsumerThread)
+
+
+def test_a_partition_goes_back_to_the_first_record_not_handed_on() -> None:
+    batch = {"a": [Record(5), Record(6), Record(7)], "b": [Record(0), Record(1)], "c": [Record(3), Record(4)]}
+    handed_on = {"a": {5}, "b": {0, 1}, "c": {4}}  # c: a record skipped in the middle of the batch counts too
+    assert first_not_handed_on(batch, handed_on) == {"a": 6, "c": 3}
+
+
+def test_a_batch_handed_on_whole_rewinds_nothing_and_one_dropped_whole_rewinds_to_its_start() -> None:
+    batch = {"a": [Record(10), Record(11)]}
+    assert first_not_handed_on(batch, {"a": {10, 11}}) == {}
+    assert first_not_handed_on(batch, {}) == {"a": 10}
+
+
+@given(st.lists(st.integers(0, 1_000), unique=True, min_size=1), st.data())
+def test_no_record_is_left_behind(offsets: list[int], data: st.DataObject) -> None:
+    offsets.sort()
+    handed = set(data.draw(st.sets(st.sampled_from(offsets))))
+    starts = first_not_handed_on({"tp": [Record(o) for o in offsets]}, {"tp": handed})
+    missing = [o for o in offsets if o not in handed]
+    if missing:
+        # reading from the start again covers every record not handed on, and starts at none earlier than needed
+        assert starts == {"tp": min(missing)}
+        assert all(o >= starts["tp"] for o in missing)
+    else:
+        assert starts == {}
