@@ -146,7 +146,11 @@ class RewindingConsumer(Consumer):
     async def _read_again(
         self, thread: RewindingConsumerThread, starts: Mapping[Any, int], handed_on: Mapping[Any, set[int]]
     ) -> None:
-        done = await thread.rewind(starts, self._taken)
+        try:
+            done = await thread.rewind(starts, self._taken)
+        except Exception as exc:  # the consumer is stopping, or its thread failed: the fetcher must not die of it
+            log.warning("could not read again records fetched but not handed on (%s): %r", sorted(starts), exc)
+            return
         again = 0
         for tp, start in done.items():
             key = TP(tp.topic, tp.partition)

@@ -100,3 +100,18 @@ def test_a_batch_handed_on_whole_asks_for_no_rewind(tmp_path: Path, executor: Th
     consumer, thread = _consumer(tmp_path, executor, {STREAM: _records(STREAM, range(5))})
     assert asyncio.run(_hand_on(consumer, stop_after=99)) == [0, 1, 2, 3, 4]
     assert thread.asked == {} and consumer.rewound_records == 0
+
+
+class FailingThread(FakeThread):
+    async def rewind(self, starts: Mapping[Any, int], taken: Mapping[Any, Taken]) -> dict[Any, int]:
+        raise RuntimeError("consumer thread stopped")
+
+
+def test_a_failed_rewind_is_logged_and_the_fetcher_goes_on(
+    tmp_path: Path, executor: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    consumer, _thread = _consumer(tmp_path, executor, {STREAM: _records(STREAM, range(5))})
+    consumer._thread = FailingThread({STREAM: _records(STREAM, range(5))})
+    assert asyncio.run(_hand_on(consumer, stop_after=1)) == [0]
+    assert consumer.rewound_records == 0
+    assert "could not read again" in caplog.text and "consumer thread stopped" in caplog.text
