@@ -125,21 +125,6 @@ class RewindingConsumer(Consumer):
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    def _new_offset(self, tp: TP) -> int | None:
-        """Return the offset to commit for `tp`: never past the committed offset's own record before it is acked.
-
-        `_committed_offset` holds the offset committed to Kafka, the next record to read. Faust's own check
-        (`min(acked) - committed > 1`) lets a commit pass over that record while it is still in flight when the
-        record after it is acked first: seen after repeated SIGKILLs, offset 12 in flight and 13.. acked, Faust
-        committed 116 and offset 12 was never processed.
-        """
-        acked, committed = self._acked[tp], self._committed_offset[tp]
-        gap = self._gap[tp]
-        if acked and committed is not None and min(acked) > committed and not gap.overlaps_point(committed):
-            return None  # the record at `committed` is not acked yet
-        result: int | None = super()._new_offset(tp)
-        return result
-
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)
         thread = self._thread

@@ -115,21 +115,3 @@ def test_a_failed_rewind_is_logged_and_the_fetcher_goes_on(
     assert asyncio.run(_hand_on(consumer, stop_after=1)) == [0]
     assert consumer.rewound_records == 0
     assert "could not read again" in caplog.text and "consumer thread stopped" in caplog.text
-
-
-def test_a_commit_never_passes_the_committed_record_while_it_is_in_flight(
-    tmp_path: Path, executor: ThreadPoolExecutor
-) -> None:
-    consumer, _thread = _consumer(tmp_path, executor, {STREAM: _records(STREAM, range(1))})
-    key = TP(STREAM.topic, STREAM.partition)
-    consumer._committed_offset[key] = 12  # committed to Kafka: 12 is the next record to process
-    consumer._acked[key].extend(range(13, 116))  # 13.. acked before 12
-    consumer._acked_index[key].update(range(13, 116))
-    assert consumer._new_offset(key) is None, "12 is still in flight"
-    consumer._acked[key].append(12)
-    consumer._acked_index[key].add(12)
-    assert consumer._new_offset(key) == 116
-    consumer._committed_offset[key] = 200
-    consumer._gap[key].addi(200, 202)  # no record at 200-201 (a gap): the commit may pass them
-    consumer._acked[key].extend([202, 203])
-    assert consumer._new_offset(key) == 204
