@@ -159,7 +159,7 @@ class RewindingConsumer(Consumer):
             # offsets from `start` that Faust took as a gap (acked without a record) must now be acked for real
             self._gap[key].chop(start, sys.maxsize)
             seen = handed_on.get(tp, set())
-            again += sum(1 for record in self._batch[tp] if record.offset >= start and record.offset not in seen)
+            again += sum(1 for record in self._batch[tp] if record.offset not in seen)  # `start` is the first
         if done:
             self.rewound_records += again
             log.info(
