@@ -180,6 +180,9 @@ def _agent(w: Wiring, name: str, handle: Handler) -> Callable[[Any], Awaitable[N
         manual = stream.noack()
         try:
             async for event in manual.events():
+                if log.isEnabledFor(logging.DEBUG):
+                    message = event.message
+                    log.debug("agent %s got %s[%d]@%d", name, message.topic, message.partition, message.offset)
                 await handle(w, manual, event)
         except Exception as exc:
             await stop_worker_on_error(name, exc)

@@ -9,9 +9,12 @@ from typing import Any
 import faust
 import uvloop
 from mode.types.signals import BaseSignalT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from pipelines.agents import Wiring, register_agents
 from pipelines.core.sla import Judge
+from pipelines.flow import FlowControl
 from pipelines.kafka_consumer import RewindingTransport
 from pipelines.settings import Settings
 from pipelines.sink_service import BatchingSink
@@ -36,6 +39,15 @@ SLA_TICK = 0.2  # seconds: a breach is published within about this much (plus a 
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
+class App(faust.App):
+    """Faust's app whose flow control keeps live records queued when the flow is resumed again (see `flow`)."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        """Flow control of the stream queues."""
+        return FlowControl(loop=self.loop)
+
+
 def install_event_loop() -> None:
     """Run the worker on uvloop, whose transports spend less CPU on Kafka's many small socket reads and writes."""
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -46,7 +58,7 @@ def create_app(
 ) -> tuple[faust.App, BatchingSink]:
     """Build the worker's Faust app around a store."""
     names = TopicNames(settings.topic_prefix)
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         datadir=str(settings.state_dir),

@@ -1,29 +1,36 @@
-"""Faust's Kafka consumer, with every record it fetched but did not hand on read again.
+"""Faust's Kafka transport, made to read again every record it fetched but no agent processed.
 
 Faust's fetcher takes a batch of records from aiokafka, which moves each partition's position past them, and then
 hands them on one by one. Some it never hands on: when its flow was stopped while the batch was on its way (a
 rebalance began), when the consumer generation changed, or when a partition was paused by then (the batch can even
-hold partitions that were never asked for, as aiokafka reads an empty partition filter as "all"). Faust then
-relies on a later seek to the committed offset, but aiokafka's `seek_to_committed` skips a partition with no
-committed offset, and a changelog partition has none: such a partition stays past the records, which are never
-read. A stream partition of a quiet topic taken over from a killed worker loses them; a table whose changelog
-records were dropped while its recovery started waits for them forever.
+hold partitions that were never asked for, as aiokafka reads an empty partition filter as "all"). And records it
+handed on are dropped from the stream queues when a rebalance begins. Faust relies on a later seek to the
+committed offsets to read all of them again, but aiokafka's `seek_to_committed` skips a partition with no
+committed offset: such a partition stays past the records, which are never read. A stream partition nobody has
+committed on yet (a quiet topic, or any topic in a worker's first seconds) loses them; a changelog partition
+(never committed) whose records were dropped while its table's recovery started waits for them forever.
 
-Here, after each batch, every partition with records that were not handed on goes back to the first of them, as
-long as nothing else has moved it since the batch was taken (a seek by recovery or to a committed offset wins).
-The check and the seek run on the consumer's own thread in one step, between two batches of the one fetcher, so
-no record of that partition is in flight. Records handed on again are harmless: rows are idempotent.
+So, two repairs:
+- After each batch, every partition with records that were not handed on goes back to the first of them, as
+  long as nothing else has moved it since the batch was taken (a seek by recovery or to a committed offset
+  wins). The check and the seek run on the consumer's own thread in one step, between two batches of the one
+  fetcher, so no record of that partition is in flight.
+- The seek to committed offsets sends a stream partition that has none to its earliest offset, where
+  `auto_offset_reset=earliest` started it.
+Records handed on again are harmless: rows are idempotent, and SLA events are published once per lead.
+
+The producer is idempotent as well (see `IdempotentProducer`).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Producer, Transport
 from faust.types import TP
 
 log = logging.getLogger(__name__)
@@ -88,10 +95,44 @@ def rewind(consumer: AIOKafkaConsumer, starts: Mapping[Any, int], taken: Mapping
     return done
 
 
+def _batch_summary(batch: Mapping[Any, Iterable[_Record]], handed_on: Mapping[Any, Collection[int]]) -> str:
+    """Describe a batch per partition for the debug log: its offsets, and how many of them were handed on."""
+    parts = []
+    for tp, records in batch.items():
+        offsets = [record.offset for record in records]
+        if offsets:
+            handed = sum(offset in handed_on.get(tp, ()) for offset in offsets)
+            parts.append(f"{tp.topic}[{tp.partition}] {offsets[0]}..{offsets[-1]} {handed}/{len(offsets)}")
+    return ", ".join(parts) or "nothing"
+
+
+async def seek_to_committed_or_start(
+    consumer: AIOKafkaConsumer, is_changelog: Callable[[str], bool]
+) -> Mapping[TopicPartition, int | None]:
+    """Seek each assigned partition to its committed offset, or to its earliest offset when it has none.
+
+    A changelog partition is left where it is: Faust's recovery positions those itself. Returns the committed
+    offsets, as aiokafka's `seek_to_committed` does.
+    """
+    committed: Mapping[TopicPartition, int | None] = await consumer.seek_to_committed()
+    uncommitted = [tp for tp, offset in committed.items() if not offset and not is_changelog(tp.topic)]
+    if uncommitted:
+        await consumer.seek_to_beginning(*uncommitted)
+    return committed
+
+
 class RewindingConsumerThread(AIOKafkaConsumerThread):
     """The consumer thread that notes positions as it hands out a batch, and rewinds partitions on request."""
 
     taken: Mapping[Any, Taken] = {}  # replaced, never mutated: one per batch
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        """Seek partitions to their committed offsets, and stream partitions that have none to their start."""
+        changelogs = self.app.tables.changelog_topics
+        result: Mapping[Any, int] = await self.call_thread(
+            seek_to_committed_or_start, self._ensure_consumer(), changelogs.__contains__
+        )
+        return result
 
     async def _fetch_records(
         self,
@@ -139,6 +180,8 @@ class RewindingConsumer(Consumer):
         async for tp, message in super().getmany(timeout):
             handed_on.setdefault(tp, set()).add(message.offset)
             yield tp, message
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("batch handed on: %s", _batch_summary(self._batch, handed_on))
         starts = first_not_handed_on(self._batch, handed_on)
         if starts and isinstance(self._thread, RewindingConsumerThread):
             await self._read_again(self._thread, starts, handed_on)
@@ -170,7 +213,21 @@ class RewindingConsumer(Consumer):
             )
 
 
+class IdempotentProducer(Producer):
+    """Faust's aiokafka producer with idempotence on: a retried batch is written once.
+
+    A broker that goes away after it wrote a batch but before it answered makes the producer send the batch
+    again; without idempotence both copies land, and an SLA event or changelog record appears twice. With it,
+    the broker drops the copy by producer id and sequence number (Kafka's own clients do this by default since
+    3.0). It needs acks=all, which the worker asks for anyway.
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class RewindingTransport(Transport):
-    """Faust's aiokafka transport whose consumers are `RewindingConsumer`s."""
+    """Faust's aiokafka transport whose consumers are `RewindingConsumer`s and producers idempotent."""
 
     Consumer = RewindingConsumer
+    Producer = IdempotentProducer
