@@ -15,7 +15,11 @@ still drops the old assignment's records, the second one keeps the live ones.
 
 from __future__ import annotations
 
+import logging
+
 from mode.utils.queues import FlowControlEvent
+
+log = logging.getLogger(__name__)
 
 
 class FlowControl(FlowControlEvent):
@@ -26,5 +30,7 @@ class FlowControl(FlowControlEvent):
         if self.is_active():
             self._suspend.clear()
             self._resume.set()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("flow resumed again: %d queued records kept", sum(q.qsize() for q in self._queues))
             return
         super().resume()

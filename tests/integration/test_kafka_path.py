@@ -130,6 +130,21 @@ def test_worker_killed_mid_stream_loses_and_double_counts_nothing(
         restarted.stop()
 
 
+def test_worker_started_on_a_backlog_loses_nothing(
+    simulated: tuple[Path, SimulationSummary], worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every event is waiting before the worker starts, and no partition has a committed offset to start from."""
+    events, summary = simulated
+    expected = _replay_report(events, tmp_path)
+    assert leadflow(["topics", "create"], worker_env, tmp_path).returncode == 0
+    assert leadflow_json(["produce", str(events)], worker_env, tmp_path)["sent"] == summary.total
+    worker = Worker(worker_env, tmp_path).start()
+    try:
+        wait_settled(worker_env, tmp_path, expected, summary, 180)
+    finally:
+        worker.stop()
+
+
 def test_report_reads_through_the_worker_that_holds_the_store(worker_env: dict[str, str], tmp_path: Path) -> None:
     worker = Worker(worker_env, tmp_path).start()
     try:
