@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import NamedTuple
 
+import faust
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.core.sla import Judge
-from pipelines.faust_app import create_app
 from pipelines.kafka_consumer import (
     IdempotentProducer,
     RewindingConsumer,
@@ -19,41 +16,33 @@ from pipelines.kafka_consumer import (
     RewindingTransport,
     first_not_handed_on,
 )
-from pipelines.settings import Settings
-from tests.unit.test_sink_batch import FakeStore
 
 
 class Record(NamedTuple):
     offset: int
 
 
-def test_the_app_consumer_is_the_rewinding_one(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path / "faust")
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        app, _sink = create_app(settings, FakeStore(), executor, Judge([]))
-        assert isinstance(app.transport, RewindingTransport)
-        # the app's consumer is made by that transport, on the thread that notes positions and rewinds
-        assert isinstance(app.consumer, RewindingConsumer)
-        assert isinstance(app.consumer._thread, RewindingConsumerThread)
+def test_the_app_consumer_is_the_rewinding_one(worker_app: faust.App) -> None:
+    assert isinstance(worker_app.transport, RewindingTransport)
+    # the app's consumer is made by that transport, on the thread that notes positions and rewinds
+    assert isinstance(worker_app.consumer, RewindingConsumer)
+    assert isinstance(worker_app.consumer._thread, RewindingConsumerThread)
 
 
-def test_the_app_producer_is_idempotent(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path / "faust")
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        app, _sink = create_app(settings, FakeStore(), executor, Judge([]))
-        producer = app.producer
-        assert isinstance(producer, IdempotentProducer)
+def test_the_app_producer_is_idempotent(worker_app: faust.App) -> None:
+    producer = worker_app.producer
+    assert isinstance(producer, IdempotentProducer)
 
-        async def client_settings() -> tuple[bool, int]:
-            client = producer._new_producer()  # the aiokafka producer Faust sends with
-            try:
-                # idempotent (not transactional): batches carry a producer id and sequence, with acks from all
-                manager = client._txn_manager
-                return manager is not None and manager.transactional_id is None, client._sender._acks
-            finally:
-                await client.stop()
+    async def client_settings() -> tuple[bool, int]:
+        client = producer._new_producer()  # the aiokafka producer Faust sends with
+        try:
+            # idempotent (not transactional): batches carry a producer id and sequence, with acks from all
+            manager = client._txn_manager
+            return manager is not None and manager.transactional_id is None, client._sender._acks
+        finally:
+            await client.stop()
 
-        assert asyncio.run(client_settings()) == (True, -1)
+    assert asyncio.run(client_settings()) == (True, -1)
 
 
 def test_a_partition_goes_back_to_the_first_record_not_handed_on() -> None:

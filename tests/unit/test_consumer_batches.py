@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
+import faust
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
-from pipelines.core.sla import Judge
-from pipelines.faust_app import create_app
 from pipelines.kafka_consumer import RewindingConsumer, RewindingConsumerThread, Taken
-from pipelines.settings import Settings
-from tests.unit.test_sink_batch import FakeStore
 
 STREAM = TopicPartition("leadflow.deals", 0)
 PAUSED = TopicPartition("leadflow.deals", 1)
@@ -53,16 +48,7 @@ class FakeThread(RewindingConsumerThread):
         return dict(starts)
 
 
-@pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool
-
-
-def _consumer(
-    tmp_path: Path, executor: ThreadPoolExecutor, batch: Mapping[TopicPartition, list[Any]]
-) -> tuple[RewindingConsumer, FakeThread]:
-    app, _sink = create_app(Settings(state_dir=tmp_path / "faust"), FakeStore(), executor, Judge([]))
+def _consumer(app: faust.App, batch: Mapping[TopicPartition, list[Any]]) -> tuple[RewindingConsumer, FakeThread]:
     consumer = app.consumer
     assert isinstance(consumer, RewindingConsumer)
     thread = FakeThread(batch)
@@ -81,10 +67,10 @@ async def _hand_on(consumer: RewindingConsumer, stop_after: int) -> list[int]:
 
 
 def test_records_dropped_when_the_flow_stops_and_records_of_a_paused_partition_are_read_again(
-    tmp_path: Path, executor: ThreadPoolExecutor
+    worker_app: faust.App,
 ) -> None:
     consumer, thread = _consumer(
-        tmp_path, executor, {STREAM: _records(STREAM, range(10, 15)), PAUSED: _records(PAUSED, range(3))}
+        worker_app, {STREAM: _records(STREAM, range(10, 15)), PAUSED: _records(PAUSED, range(3))}
     )
     key = TP(STREAM.topic, STREAM.partition)
     consumer._gap[key].addi(12, 20)  # Faust took 12..19 as a gap: they must be acked for real now
@@ -96,8 +82,8 @@ def test_records_dropped_when_the_flow_stops_and_records_of_a_paused_partition_a
     assert consumer.rewound_records == 3 + 3
 
 
-def test_a_batch_handed_on_whole_asks_for_no_rewind(tmp_path: Path, executor: ThreadPoolExecutor) -> None:
-    consumer, thread = _consumer(tmp_path, executor, {STREAM: _records(STREAM, range(5))})
+def test_a_batch_handed_on_whole_asks_for_no_rewind(worker_app: faust.App) -> None:
+    consumer, thread = _consumer(worker_app, {STREAM: _records(STREAM, range(5))})
     assert asyncio.run(_hand_on(consumer, stop_after=99)) == [0, 1, 2, 3, 4]
     assert thread.asked == {} and consumer.rewound_records == 0
 
@@ -108,9 +94,9 @@ class FailingThread(FakeThread):
 
 
 def test_a_failed_rewind_is_logged_and_the_fetcher_goes_on(
-    tmp_path: Path, executor: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
+    worker_app: faust.App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    consumer, _thread = _consumer(tmp_path, executor, {STREAM: _records(STREAM, range(5))})
+    consumer, _thread = _consumer(worker_app, {STREAM: _records(STREAM, range(5))})
     consumer._thread = FailingThread({STREAM: _records(STREAM, range(5))})
     assert asyncio.run(_hand_on(consumer, stop_after=1)) == [0]
     assert consumer.rewound_records == 0

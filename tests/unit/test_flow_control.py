@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
+import faust
 from hypothesis import given
 from hypothesis import strategies as st
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from pipelines.core.sla import Judge
-from pipelines.faust_app import create_app
 from pipelines.flow import FlowControl
-from pipelines.settings import Settings
-from tests.unit.test_sink_batch import FakeStore
 
 
 def _queue(flow: FlowControlEvent) -> FlowControlQueue[int]:
@@ -72,16 +67,14 @@ def test_records_are_dropped_exactly_when_a_suspended_flow_resumes(steps: list[s
     assert [queue.get_nowait() for _ in range(queue.qsize())] == expected
 
 
-def test_the_app_stream_queues_use_it(tmp_path: Path) -> None:
+def test_the_app_stream_queues_use_it(worker_app: faust.App) -> None:
+    assert isinstance(worker_app.flow_control, FlowControl)
+
     async def scenario() -> int:
-        settings = Settings(state_dir=tmp_path / "faust")
-        with ThreadPoolExecutor(max_workers=1) as executor:
-            app, _sink = create_app(settings, FakeStore(), executor, Judge([]))
-            assert isinstance(app.flow_control, FlowControl)
-            queue = app.topic("leadflow.stages").queue  # the queue an agent's stream reads from
-            app.flow_control.resume()  # recovery starts
-            queue.put_nowait("record handed on while the committed offsets are fetched")
-            app.flow_control.resume()  # recovery ends
-            return queue.qsize()
+        queue = worker_app.topic("leadflow.stages").queue  # the queue an agent's stream reads from
+        worker_app.flow_control.resume()  # recovery starts
+        queue.put_nowait("record handed on while the committed offsets are fetched")
+        worker_app.flow_control.resume()  # recovery ends
+        return queue.qsize()
 
     assert asyncio.run(scenario()) == 1
