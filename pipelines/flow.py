@@ -27,8 +27,7 @@ class FlowControl(FlowControlEvent):
 
     def resume(self) -> None:
         """Resume production into the queues; drop what they hold only if the flow was suspended until now."""
-        if self.is_active():
-            self._suspend.clear()
+        if self.is_active():  # not suspended: only the waiters need releasing
             self._resume.set()
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("flow resumed again: %d queued records kept", sum(q.qsize() for q in self._queues))
