@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -31,18 +32,48 @@ def from_ms(ms: int) -> datetime:
 
 
 def lead_to_bytes(state: LeadState) -> bytes:
-    """Encode a lead state."""
-    moves = [
-        [to_ms(m.time), m.source, m.id, m.type, m.stage, m.owner_id, m.human_activity, m.visitor_id]
-        for m in state.moves
-    ]
-    return _dumps([1, state.lead_id, moves])
+    """Encode a lead state: a whole history as version 1, a compacted one as the denser version 2."""
+    if not state.compacted and not state.visitors and state.revision == len(state.moves):
+        moves = [
+            [to_ms(m.time), m.source, m.id, m.type, m.stage, m.owner_id, m.human_activity, m.visitor_id]
+            for m in state.moves
+        ]
+        return _dumps([1, state.lead_id, moves])
+    return _dumps([2, state.lead_id, state.revision, list(state.visitors), *_dense_moves(state.moves)])
+
+
+def _dense_moves(moves: tuple[Move, ...]) -> list[list[Any]]:
+    """Return (sources, types, owners, moves): strings that repeat listed once, times as differences in ms."""
+    sources: dict[str, int] = {}
+    types: dict[str, int] = {}
+    owners: dict[str | None, int] = {None: 0}
+    rows: list[Any] = []
+    previous = 0
+    for m in moves:
+        ms = to_ms(m.time)
+        source, kind = sources.setdefault(m.source, len(sources)), types.setdefault(m.type, len(types))
+        owner = owners.setdefault(m.owner_id, len(owners))
+        rows.append([ms - previous, source, m.id, kind, m.stage, owner, int(m.human_activity), m.visitor_id])
+        previous = ms
+    return [list(sources), list(types), list(owners)[1:], rows]
 
 
 def lead_from_bytes(raw: bytes) -> LeadState:
-    """Decode a lead state."""
-    _version, lead_id, moves = orjson.loads(raw)
-    return LeadState(lead_id, tuple(Move(from_ms(m[0]), *m[1:]) for m in moves))
+    """Decode a lead state of either version."""
+    version, lead_id, *rest = orjson.loads(raw)
+    if version == 1:
+        (moves,) = rest
+        return LeadState(lead_id, tuple(Move(from_ms(m[0]), *m[1:]) for m in moves))
+    revision, visitors, sources, types, owners, rows = rest
+    owner_ids = [None, *owners]
+    decoded: list[Move] = []
+    ms = 0
+    for delta, source, move_id, kind, stage, owner, human, visitor in rows:
+        ms += delta
+        decoded.append(
+            Move(from_ms(ms), sources[source], move_id, types[kind], stage, owner_ids[owner], bool(human), visitor)
+        )
+    return LeadState(lead_id, tuple(decoded), revision, tuple(visitors), compacted=True)
 
 
 def visitor_to_bytes(state: VisitorState) -> bytes:

@@ -7,6 +7,11 @@ from datetime import datetime
 
 from pipelines.core.model import Event
 
+# Leads a visitor's state lists (the smallest ids): a visitor tied to more (a shared device, or a caller tying one
+# visitor to every lead it can name) still states its first touch to every lead when tied, but only these leads
+# hear of an earlier first visit that arrives later. Bounds the state, which Kafka must be able to carry.
+LEADS_PER_VISITOR = 256
+
 
 @dataclass(frozen=True, slots=True)
 class Touch:
@@ -73,7 +78,10 @@ def apply_visit(state: VisitorState | None, event: Event) -> tuple[VisitorState,
 def apply_link(state: VisitorState | None, visitor_id: str, lead_id: str) -> tuple[VisitorState, list[FirstTouch]]:
     """Tie the visitor to a lead (from a form submission) and state its first touch for that lead."""
     current = state or VisitorState(visitor_id)
-    leads = current.lead_ids if lead_id in current.lead_ids else tuple(sorted((*current.lead_ids, lead_id)))
-    updated = VisitorState(current.visitor_id, current.first_visit, leads)
+    if lead_id in current.lead_ids:
+        leads = current.lead_ids
+    else:
+        leads = tuple(sorted((*current.lead_ids, lead_id))[:LEADS_PER_VISITOR])
+    updated = current if leads == current.lead_ids else VisitorState(current.visitor_id, current.first_visit, leads)
     touches = [FirstTouch(lead_id, visitor_id, updated.first_visit)] if updated.first_visit else []
     return updated, touches

@@ -1,31 +1,51 @@
-"""A lead's state: its deduplicated, event-time-ordered moves, and the snapshot derived from them."""
+"""A lead's state: its distinct moves in event-time order (compacted when long), and the snapshot derived from them."""
 
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.core.compaction import LIMITS, HistoryLimits, compact, is_anchor, is_droppable
 from pipelines.core.lifecycle import Lifecycle, Move, derive, to_move
-from pipelines.core.model import Event
+from pipelines.core.model import Event, EventKey
 from pipelines.core.sla import Clock, Judge, derive_clocks
+
+
+class HistoryFull(ValueError):
+    """A lead already has as many stage, deal and owner-assignment events as a state keeps: the event is refused."""
 
 
 @dataclass(frozen=True, slots=True)
 class LeadState:
-    """Every distinct event of one lead, ordered by event time; everything else is derived from it."""
+    """A lead's distinct events ordered by event time (only those that can change a number once it is long).
+
+    `revision` counts the events that changed the state: it grows with every one of them and never otherwise, so a
+    snapshot of a higher revision holds everything one of a lower revision held. Until a lead's history is
+    compacted it is the number of distinct events applied.
+    """
 
     lead_id: str
     moves: tuple[Move, ...] = ()
+    revision: int = 0
+    visitors: tuple[str, ...] = ()  # visitor ids of forms the compacted history no longer keeps (sorted)
+    compacted: bool = False
+    _keys: frozenset[EventKey] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.revision < len(self.moves):
+            object.__setattr__(self, "revision", len(self.moves))
 
     @property
-    def revision(self) -> int:
-        """Return the number of distinct events applied: grows with every new one, never otherwise."""
-        return len(self.moves)
+    def keys(self) -> frozenset[EventKey]:
+        """Return the idempotency keys of the kept moves."""
+        if self._keys is None:
+            object.__setattr__(self, "_keys", frozenset(m.key for m in self.moves))
+        return self._keys  # type: ignore[return-value]
 
     def has(self, move: Move) -> bool:
-        """Say whether an event with this move's (`source`, `id`) was already applied."""
-        return any(m.source == move.source and m.id == move.id for m in self.moves)
+        """Say whether an event with this move's (`source`, `id`) is kept in the state."""
+        return move.key in self.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +60,51 @@ class LeadSnapshot:
     clocks: tuple[Clock, ...] = ()
 
 
-def apply_event(state: LeadState | None, event: Event) -> tuple[LeadState, bool]:
-    """Add a lead event to the state; the flag says whether it was new (a repeated key changes nothing)."""
+def apply_event(state: LeadState | None, event: Event, limits: HistoryLimits = LIMITS) -> tuple[LeadState, bool]:
+    """Add a lead event to the state; the flag is False for an event the state holds already.
+
+    The state returned is the very state given when the event changes nothing (a repeat, or in a compacted
+    history an event it would drop). Raises HistoryFull when the lead has `limits.anchors` anchors already.
+    """
     if event.lead_id is None:
         raise ValueError(f"{event.type} event {event.key} has no lead")
     current = state or LeadState(event.lead_id)
     move = to_move(event)
     if current.has(move):
         return current, False
+    if current.compacted and is_droppable(move) and move.order > current.moves[0].order:
+        return _with_visitor(current, move.visitor_id, limits), True
+    if is_anchor(move) and sum(map(is_anchor, current.moves)) >= limits.anchors:
+        raise HistoryFull(f"lead {current.lead_id} has {limits.anchors} stage, deal and owner events; more are refused")
     moves = list(current.moves)
     insort(moves, move, key=lambda m: m.order)
-    return LeadState(current.lead_id, tuple(moves)), True
+    if len(moves) > limits.whole:
+        return _compacted(current, moves, limits), True
+    return LeadState(current.lead_id, tuple(moves), current.revision + 1, current.visitors, current.compacted), True
+
+
+def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits) -> LeadState:
+    """Compact a history that grew past `limits.whole`; the state given when nothing that it keeps changed."""
+    kept = compact(moves, limits)
+    dropped = {m.visitor_id for m in moves if m.visitor_id is not None} - {m.visitor_id for m in kept}
+    visitors = _smallest({*current.visitors, *dropped}, limits.visitors)
+    if kept == current.moves and visitors == current.visitors:
+        return current
+    return LeadState(current.lead_id, kept, current.revision + 1, visitors, compacted=True)
+
+
+def _with_visitor(current: LeadState, visitor_id: str | None, limits: HistoryLimits) -> LeadState:
+    """Add a dropped form's visitor id to those kept apart, if it is among the smallest."""
+    if visitor_id is None or visitor_id in current.visitors:
+        return current
+    visitors = _smallest({*current.visitors, visitor_id}, limits.visitors)
+    if visitors == current.visitors:
+        return current
+    return LeadState(current.lead_id, current.moves, current.revision + 1, visitors, True, current._keys)
+
+
+def _smallest(ids: set[str], count: int) -> tuple[str, ...]:
+    return tuple(sorted(ids)[:count])
 
 
 def snapshot(state: LeadState, judge: Judge | None = None) -> LeadSnapshot:
@@ -58,6 +112,6 @@ def snapshot(state: LeadState, judge: Judge | None = None) -> LeadSnapshot:
     lifecycle = derive(state.moves)
     if lifecycle is None:
         raise ValueError(f"lead {state.lead_id} has no events")
-    visitors = tuple(sorted({m.visitor_id for m in state.moves if m.visitor_id}))
+    visitors = tuple(sorted({m.visitor_id for m in state.moves if m.visitor_id} | set(state.visitors)))
     clocks = derive_clocks(state.moves, lifecycle, judge) if judge else ()
     return LeadSnapshot(state.lead_id, state.revision, lifecycle, visitors, state.moves[-1].time, clocks)

@@ -26,6 +26,7 @@ class LeadEffects:
     state: LeadState
     new: bool
     links: tuple[Link, ...] = ()
+    changed: bool = True  # False when the state is the one given: nothing of the lead is written again
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
         raise ValueError(f"event for lead {event.lead_id} applied to lead {state.lead_id}")
     updated, new = apply_event(state, event)
     links = (Link(event.visitor_id, updated.lead_id),) if event.visitor_id else ()
-    return LeadEffects(updated, new, links)
+    return LeadEffects(updated, new, links, changed=updated is not state)
 
 
 def visit_step(state: VisitorState | None, event: Event) -> VisitorEffects:
