@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +16,21 @@ import faust
 from pipelines import metrics
 from pipelines.core.codec import lead_from_bytes, lead_to_bytes, visitor_from_bytes, visitor_to_bytes
 from pipelines.core.identity import VisitorState
+from pipelines.core.lead import HistoryFull, LeadSnapshot, LeadState, snapshot
 from pipelines.core.messages import from_check_message, from_link_message, to_link_message
-from pipelines.core.model import Event, Invalid, Origin
-from pipelines.core.steps import Link, lead_step, link_step, visit_step
+from pipelines.core.model import Event, EventTimes, Invalid, Origin
+from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
+from pipelines.decoded import DecodedTable
+from pipelines.poison import (
+    CORE_ERROR,
+    LEAD_HISTORY_LIMIT,
+    MAX_DEAD_LETTER_BYTES,
+    STATE_TOO_LARGE,
+    Poison,
+    core_error,
+    counted,
+)
 from pipelines.sink_service import BatchingSink
 from pipelines.sla_agent import SlaShell
 from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
@@ -33,7 +44,7 @@ _failures: list[BaseException] = []
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the agents need: the app, its topics and tables, and the sink."""
+    """What the agents need: the app, its topics and tables, the sink, and the limits every record is held to."""
 
     app: faust.App
     names: TopicNames
@@ -43,6 +54,22 @@ class Wiring:
     deadletter_topic: Any
     sink: BatchingSink
     sla: SlaShell
+    times: EventTimes
+    max_state_bytes: int
+    lead_states: DecodedTable[LeadState] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lead_states", DecodedTable(self.leads, lead_from_bytes))
+
+
+@dataclass(frozen=True, slots=True)
+class LeadChange:
+    """What a new lead event changes, computed before anything is written: state, its bytes, clocks, snapshot."""
+
+    state: LeadState
+    encoded: bytes
+    snapshot: LeadSnapshot
+    sla: SlaEffects | None
 
 
 def _origin(event: Any, names: TopicNames) -> Origin:
@@ -57,22 +84,36 @@ def _acker(stream: Any, event: Any) -> Any:
     return ack
 
 
-async def _dead_letter(w: Wiring, invalid: Invalid, origin: Origin) -> None:
+async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, keep_row: bool = True) -> None:
     headers = {
         "reason": invalid.reason.encode(),
         "topic": origin.topic.encode(),
         "partition": str(origin.partition).encode(),
         "offset": str(origin.offset).encode(),
     }
-    await w.deadletter_topic.send(key=None, value=invalid.raw, headers=headers)
-    w.sink.batch.add_dead_letter(invalid, origin, datetime.now(UTC))
+    raw = invalid.raw
+    if len(raw) > MAX_DEAD_LETTER_BYTES:  # the dead letter itself must not be a message Kafka refuses
+        headers["truncated_from"] = str(len(raw)).encode()
+        raw = raw[:MAX_DEAD_LETTER_BYTES]
+    await w.deadletter_topic.send(key=None, value=raw, headers=headers)
+    if keep_row:
+        w.sink.batch.add_dead_letter(invalid, origin, datetime.now(UTC))
+
+
+async def _dead_letter(w: Wiring, invalid: Invalid, origin: Origin) -> None:
+    await _send_dead_letter(w, invalid, origin)
     metrics.INVALID.labels(origin.topic).inc()
 
 
-def _parsed(raw: Any, origin: Origin) -> Event | Invalid:
+async def set_aside(w: Wiring, poison: Poison, keep_row: bool = True) -> None:
+    """Put a record whose effects can never be written on the dead-letter topic (and in the store), and go on."""
+    await _send_dead_letter(w, counted(poison), poison.origin, keep_row)
+
+
+def _parsed(raw: Any, origin: Origin, times: EventTimes) -> Event | Invalid:
     if not isinstance(raw, bytes | bytearray):
         return Invalid(b"" if raw is None else str(raw).encode(), "empty message")
-    return parse_event(bytes(raw), origin.topic)
+    return parse_event(bytes(raw), origin.topic, times.at(datetime.now(UTC)))
 
 
 async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
@@ -81,9 +122,60 @@ async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
     if isinstance(lead_id, Invalid):
         await _dead_letter(w, lead_id, origin)
         return
-    stored = w.leads.get(lead_id.encode())
-    if stored:
-        await w.sla.judge_lead(lead_from_bytes(stored), event.message.partition, datetime.now(UTC))
+    state = w.lead_states.get(lead_id.encode())
+    if state is None:
+        return
+    now = datetime.now(UTC)
+    try:
+        effects = w.sla.judged(state, now)
+    except Exception as exc:
+        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)))
+        return
+    if effects is not None:
+        await w.sla.publish(state.lead_id, effects, event.message.partition, now)
+
+
+def lead_change(w: Wiring, state: LeadState, now: datetime) -> LeadChange:
+    """Compute everything a changed lead state leads to, without writing any of it."""
+    sla = w.sla.judged(state, now)
+    derived = sla.snapshot if sla is not None else snapshot(state, w.sla.judge)
+    return LeadChange(state, lead_to_bytes(state), derived, sla)
+
+
+async def _commit_lead(w: Wiring, change: LeadChange, partition: int, now: datetime) -> None:
+    """Write a lead's new state, publish what its clocks owe, and hand its snapshot to the sink."""
+    w.lead_states.set(change.state.lead_id.encode(), change.encoded, change.state)
+    if change.sla is not None:
+        await w.sla.publish(change.state.lead_id, change.sla, partition, now)
+    w.sink.batch.add_lead(change.state, change.snapshot)
+
+
+async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:
+    """Apply a valid lead event; a record whose effects cannot be written is set aside, the stream goes on."""
+    before = w.lead_states.get(parsed.subject.encode())
+    now = datetime.now(UTC)
+    try:
+        effects = lead_step(before, parsed)
+        change = lead_change(w, effects.state, now) if effects.changed else None
+    except HistoryFull as exc:
+        await set_aside(w, Poison(parsed.payload, origin, LEAD_HISTORY_LIMIT, str(exc)))
+        return
+    except Exception as exc:
+        await set_aside(w, Poison(parsed.payload, origin, CORE_ERROR, core_error(exc)))
+        return
+    if change is not None and len(change.encoded) > w.max_state_bytes:
+        detail = f"lead {parsed.subject}: state of {len(change.encoded)} bytes, over {w.max_state_bytes}"
+        await set_aside(w, Poison(parsed.payload, origin, STATE_TOO_LARGE, detail))
+        return
+    if change is not None:
+        await _commit_lead(w, change, origin.partition, now)
+        if parsed.lifecycle_stage:
+            metrics.TRANSITIONS.labels(parsed.lifecycle_stage).inc()
+    (metrics.EVENTS_IN if effects.new else metrics.DUPLICATES).labels(parsed.type).inc()
+    w.sink.batch.add_event(parsed, origin)
+    for link in effects.links:
+        message = to_link_message(link.visitor_id, link.lead_id)
+        await w.links_topic.send(key=message.key, value=message.value)
 
 
 async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
@@ -91,28 +183,12 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
     origin = _origin(event, w.names)
     if origin.topic == SLA_CHECKS:
         await handle_check_message(w, event, origin)
-        await w.sink.added(_acker(stream, event))
-        return
-    parsed = _parsed(event.value, origin)
-    if isinstance(parsed, Invalid):
-        await _dead_letter(w, parsed, origin)
     else:
-        key = (parsed.lead_id or "").encode()
-        stored = w.leads.get(key)
-        effects = lead_step(lead_from_bytes(stored) if stored else None, parsed)
-        if effects.new:
-            w.leads[key] = lead_to_bytes(effects.state)
-            metrics.EVENTS_IN.labels(parsed.type).inc()
-            if parsed.lifecycle_stage:
-                metrics.TRANSITIONS.labels(parsed.lifecycle_stage).inc()
+        parsed = _parsed(event.value, origin, w.times)
+        if isinstance(parsed, Invalid):
+            await _dead_letter(w, parsed, origin)
         else:
-            metrics.DUPLICATES.labels(parsed.type).inc()
-        w.sink.batch.add_event(parsed, origin)
-        derived = await w.sla.judge_lead(effects.state, origin.partition, datetime.now(UTC))
-        w.sink.batch.add_lead(effects.state, derived)
-        for link in effects.links:
-            message = to_link_message(link.visitor_id, link.lead_id)
-            await w.links_topic.send(key=message.key, value=message.value)
+            await apply_lead_event(w, parsed, origin)
     await w.sink.added(_acker(stream, event))
 
 
@@ -123,32 +199,40 @@ def _visitor(w: Wiring, key: bytes) -> VisitorState | None:
 
 async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
     """Apply a visit, or a link from a form submission, to its visitor; hand rows to the sink."""
-    origin = _origin(event, w.names)
+    await _apply_visitor_message(w, event, _origin(event, w.names))
+    await w.sink.added(_acker(stream, event))
+
+
+def _visitor_input(w: Wiring, event: Any, origin: Origin) -> Link | Event | Invalid:
     if origin.topic == VISITOR_LINKS:
         fields = from_link_message(event.value)
-        if isinstance(fields, Invalid):
-            await _dead_letter(w, fields, origin)
-            await w.sink.added(_acker(stream, event))
-            return
-        link = Link(*fields)
-        key = link.visitor_id.encode()
-        before = _visitor(w, key)
-        effects = link_step(before, link)
-    else:
-        parsed = _parsed(event.value, origin)
-        if isinstance(parsed, Invalid):
-            await _dead_letter(w, parsed, origin)
-            await w.sink.added(_acker(stream, event))
-            return
-        key = parsed.subject.encode()
-        before = _visitor(w, key)
-        effects = visit_step(before, parsed)
-        w.sink.batch.add_event(parsed, origin)
-        metrics.EVENTS_IN.labels(parsed.type).inc()
-    if effects.state != before:
-        w.visitors[key] = visitor_to_bytes(effects.state)
+        return fields if isinstance(fields, Invalid) else Link(*fields)
+    return _parsed(event.value, origin, w.times)
+
+
+async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
+    given = _visitor_input(w, event, origin)
+    if isinstance(given, Invalid):
+        await _dead_letter(w, given, origin)
+        return
+    key = (given.visitor_id if isinstance(given, Link) else given.subject).encode()
+    before = _visitor(w, key)
+    try:
+        effects = link_step(before, given) if isinstance(given, Link) else visit_step(before, given)
+        encoded = None if effects.state == before else visitor_to_bytes(effects.state)
+    except Exception as exc:
+        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)))
+        return
+    if encoded is not None and len(encoded) > w.max_state_bytes:
+        detail = f"visitor {key.decode()}: state of {len(encoded)} bytes, over {w.max_state_bytes}"
+        await set_aside(w, Poison(bytes(event.value), origin, STATE_TOO_LARGE, detail))
+        return
+    if encoded is not None:
+        w.visitors[key] = encoded
+    if isinstance(given, Event):
+        w.sink.batch.add_event(given, origin)
+        metrics.EVENTS_IN.labels(given.type).inc()
     w.sink.batch.add_first_touches(effects.first_touches)
-    await w.sink.added(_acker(stream, event))
 
 
 def failure() -> BaseException | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,7 +13,7 @@ from mode.types.signals import BaseSignalT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from pipelines.agents import Wiring, register_agents
+from pipelines.agents import Wiring, register_agents, set_aside
 from pipelines.core.sla import Judge
 from pipelines.flow import FlowControl
 from pipelines.kafka_consumer import RewindingTransport
@@ -95,8 +96,20 @@ def create_app(
     sink = BatchingSink(store, executor, settings.sink_batch_rows, judge)
     checks_topic = app.topic(names.name(SLA_CHECKS), partitions=partitions, **RAW)
     sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, sink)
-    wiring = Wiring(app, names, leads, visitors, links_topic, deadletter_topic, sink, sla)
+    wiring = Wiring(
+        app,
+        names,
+        leads,
+        visitors,
+        links_topic,
+        deadletter_topic,
+        sink,
+        sla,
+        settings.event_times,
+        settings.max_state_bytes,
+    )
     register_agents(wiring, lead_topic, visitor_topic)
+    sink.set_aside = functools.partial(set_aside, wiring)
 
     @app.timer(interval=SLA_TICK)
     async def sla_tick() -> None:

@@ -17,6 +17,12 @@ INVALID = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+POISON = Counter(
+    "leadflow_poison_records_total",
+    "Records set aside on the dead-letter topic because their effects can never be written, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
 TRANSITIONS = Counter(
     "leadflow_transitions_total", "New events that move a lead to a stage, by stage", ["to_stage"], registry=REGISTRY
 )

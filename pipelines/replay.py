@@ -10,11 +10,12 @@ from pathlib import Path
 from pipelines.core.codec import to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
-from pipelines.core.lead import LeadState
-from pipelines.core.model import Event, Invalid, Origin
+from pipelines.core.lead import HistoryFull, LeadState
+from pipelines.core.model import Event, EventTimes, Invalid, Origin
 from pipelines.core.sla import Judge
-from pipelines.core.steps import Link, lead_step, link_step, sla_step, visit_step
+from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, sla_step, visit_step
 from pipelines.core.validate import parse_event
+from pipelines.poison import CORE_ERROR, LEAD_HISTORY_LIMIT, Poison, core_error, counted, from_rejected_row
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
 from pipelines.store.protocol import STORE_RUN_COLUMNS
@@ -39,8 +40,11 @@ class ReplayStats:
 class Replayer:
     """Feeds raw lines through the core; lead and visitor states live in memory until `finish`."""
 
-    def __init__(self, store: Store, received_at: datetime, origin_topic: str, judge: Judge) -> None:
+    def __init__(
+        self, store: Store, received_at: datetime, origin_topic: str, judge: Judge, times: EventTimes | None = None
+    ) -> None:
         self._judge = judge
+        self._accepted = times.at(received_at) if times is not None else None
         self._sla_on = any(a.handoffs for a in judge.agreements)
         self._published: dict[str, frozenset[str]] = {}
         self._index = DeadlineIndex()
@@ -58,57 +62,88 @@ class Replayer:
         """Process one line (without its newline)."""
         self.stats.lines += 1
         origin = Origin(self._topic, 0, line_number)
-        event = parse_event(raw)
+        event = parse_event(raw, accepted=self._accepted)
         if isinstance(event, Invalid):
-            self._batch.add_dead_letter(event, origin, self._received_at)
-            self.stats.invalid += 1
+            self._dead_letter(event, origin)
             return
-        self._batch.add_event(event, origin)
         if event.type == "web.visit":
-            self._visit(event)
+            self._visit(event, origin)
         else:
-            self._lead(event)
+            self._lead(event, origin)
         self._advance(event.time)
         if len(self._batch.events) >= EVENT_FLUSH_ROWS:
             self._flush_rows()
 
-    def _visit(self, event: Event) -> None:
-        effects = visit_step(self._visitors.get(event.subject), event)
+    def _dead_letter(self, invalid: Invalid, origin: Origin) -> None:
+        self._batch.add_dead_letter(invalid, origin, self._received_at)
+        self.stats.invalid += 1
+
+    def _visit(self, event: Event, origin: Origin) -> None:
+        try:
+            effects = visit_step(self._visitors.get(event.subject), event)
+        except Exception as exc:
+            self._dead_letter(counted(Poison(event.payload, origin, CORE_ERROR, core_error(exc))), origin)
+            return
         self._visitors[event.subject] = effects.state
+        self._batch.add_event(event, origin)
         self._batch.add_first_touches(effects.first_touches)
         self._count(event, duplicate=event.key in self._visits_seen)
         self._visits_seen.add(event.key)
 
-    def _lead(self, event: Event) -> None:
-        effects = lead_step(self._leads.get(event.subject), event)
+    def _lead(self, event: Event, origin: Origin) -> None:
+        now = max(event.time, self._now or event.time)
+        try:
+            effects = lead_step(self._leads.get(event.subject), event)
+            judged = self._judged(effects.state, now) if effects.changed else None
+        except HistoryFull as exc:
+            self._dead_letter(counted(Poison(event.payload, origin, LEAD_HISTORY_LIMIT, str(exc))), origin)
+            return
+        except Exception as exc:
+            self._dead_letter(counted(Poison(event.payload, origin, CORE_ERROR, core_error(exc))), origin)
+            return
         self._leads[event.subject] = effects.state
+        if judged is not None:
+            self._publish(event.subject, judged, now)
+        self._batch.add_event(event, origin)
         for link in effects.links:
             self._link(link)
         self._count(event, duplicate=not effects.new)
-        self._judge_lead(event.subject, max(event.time, self._now or event.time))
 
     def _link(self, link: Link) -> None:
         effects = link_step(self._visitors.get(link.visitor_id), link)
         self._visitors[link.visitor_id] = effects.state
         self._batch.add_first_touches(effects.first_touches)
 
-    def _judge_lead(self, lead_id: str, now: datetime) -> None:
-        """Publish what fell due by replay time `now` (time advances with the events)."""
+    def _judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
+        """Judge a lead's clocks at replay time `now` (time advances with the events), publishing nothing."""
         if not self._sla_on:
-            return
-        effects = sla_step(self._leads[lead_id], self._published.get(lead_id, frozenset()), self._judge, now)
+            return None
+        return sla_step(state, self._published.get(state.lead_id, frozenset()), self._judge, now)
+
+    def _publish(self, lead_id: str, effects: SlaEffects, now: datetime) -> None:
+        """Record what fell due, once, and when the lead is due next."""
         self._published[lead_id] = effects.published
         self._batch.add_sla_events(effects.events, now)
         self.stats.sla_events += len(effects.events)
         due = None if effects.next_due is None else to_ms(effects.next_due)
         self._index.schedule(lead_id, 0, due)
 
+    def _judge_due(self, lead_id: str, now: datetime) -> None:
+        try:
+            judged = self._judged(self._leads[lead_id], now)
+        except Exception as exc:
+            origin = Origin(f"{self._topic}:sla", 0, to_ms(now))
+            self._dead_letter(counted(Poison(lead_id.encode(), origin, CORE_ERROR, core_error(exc))), origin)
+            return
+        if judged is not None:
+            self._publish(lead_id, judged, now)
+
     def _advance(self, time: datetime) -> None:
         if self._now is not None and time <= self._now:
             return
         self._now = time
         for lead_id, _partition in self._index.pop_due(to_ms(time)):
-            self._judge_lead(lead_id, time)
+            self._judge_due(lead_id, time)
 
     def _count(self, event: Event, duplicate: bool) -> None:
         self.stats.valid += 1
@@ -120,15 +155,26 @@ class Replayer:
     def _flush_rows(self) -> None:
         leads = self._batch.leads
         self._batch.leads = {}
-        self._batch.write(self._store)
+        self._write(self._batch)
         self._batch = RowBatch(self._judge)
         self._batch.leads = leads
+
+    def _write(self, batch: RowBatch) -> None:
+        """Write a batch; rows the store rejects become dead letters (a rejected dead letter is only counted)."""
+        _written, rejected = batch.write_sorting_out(self._store)
+        aside = RowBatch(self._judge)
+        for row in rejected:
+            poison = from_rejected_row(row)
+            self.stats.invalid += 1
+            if row.table != "dead_letters":
+                aside.add_dead_letter(counted(poison), poison.origin, self._received_at)
+        aside.write_sorting_out(self._store)
 
     def finish(self) -> ReplayStats:
         """Write what is left, every lead's final snapshot, and the replay's as-of time."""
         for state in self._leads.values():
             self._batch.add_lead(state)
-        self._batch.write(self._store)
+        self._write(self._batch)
         self._batch = RowBatch(self._judge)
         self.stats.leads = len(self._leads)
         self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
@@ -150,9 +196,13 @@ def replay_file(
     judge: Judge,
     on_line: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    times: EventTimes | None = None,
 ) -> ReplayStats:
-    """Replay a JSON-lines file into the store; `on_line` is called with the bytes done so far."""
-    replayer = Replayer(store, now or datetime.now(UTC), f"replay:{path.name}", judge)
+    """Replay a JSON-lines file into the store; `on_line` is called with the bytes done so far.
+
+    With `times`, events whose time is impossible when read (`now`) are dead-lettered, as at every other door.
+    """
+    replayer = Replayer(store, now or datetime.now(UTC), f"replay:{path.name}", judge, times)
     done = 0
     for number, raw in read_lines(path):
         replayer.feed(raw, number)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipelines.core.model import EventTimes
 
 
 class ConfigError(Exception):
@@ -40,6 +43,19 @@ def _check_bootstrap(value: str) -> str:
     return value
 
 
+def _seconds_or_iso(value: object) -> object:
+    """Read a duration given as a number of seconds ("900") as well as in ISO 8601 ("PT15M")."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+
+
 class Settings(BaseSettings):
     """Configuration of every leadflow command; see the README's configuration table."""
 
@@ -58,6 +74,15 @@ class Settings(BaseSettings):
     sink_batch_rows: int = Field(default=5000, ge=1)
     sink_interval: float = Field(default=1.0, gt=0, le=60)
     log_level: str = Field(default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    earliest_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_clock_skew: Duration = Field(default=timedelta(minutes=15), ge=timedelta(0))
+    # a lead's or visitor's state larger than this is not written (Kafka refuses messages over about 1 MB)
+    max_state_bytes: int = Field(default=900_000, ge=1024, le=100_000_000)
+
+    @property
+    def event_times(self) -> EventTimes:
+        """Return the event times every door accepts."""
+        return EventTimes(self.earliest_event_time.astimezone(UTC), self.max_clock_skew)
 
     @property
     def chdb_path(self) -> Path | None:

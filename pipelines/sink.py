@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from pipelines.core.identity import FirstTouch
@@ -23,6 +24,7 @@ from pipelines.core.rows import (
 )
 from pipelines.core.sla import Judge, SlaEvent
 from pipelines.store.client import Store
+from pipelines.store.exceptions import StoreRejected
 
 
 class RowBatch:
@@ -96,3 +98,37 @@ class RowBatch:
             store.insert(table, rows, columns)
             written[table] = len(rows)
         return written
+
+    def write_sorting_out(self, store: Store) -> tuple[dict[str, int], list[RejectedRow]]:
+        """Write every row the store takes, and return the rows it rejects (StoreError when it fails otherwise).
+
+        Halving a rejected set of rows until single rows are left finds the rejected ones in a few writes
+        each; the rows written twice on the way are idempotent.
+        """
+        written: dict[str, int] = {}
+        rejected: list[RejectedRow] = []
+        for table, rows, columns in self.tables():
+            refused = _sort_out(store, table, rows, columns)
+            rejected.extend(refused)
+            written[table] = len(rows) - len(refused)
+        return written, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A row the store rejects, and why."""
+
+    table: str
+    row: Row
+    reason: str
+
+
+def _sort_out(store: Store, table: str, rows: list[Row], columns: tuple[str, ...]) -> list[RejectedRow]:
+    try:
+        store.insert(table, rows, columns)
+    except StoreRejected as exc:
+        if len(rows) == 1:
+            return [RejectedRow(table, rows[0], str(exc))]
+        middle = len(rows) // 2
+        return _sort_out(store, table, rows[:middle], columns) + _sort_out(store, table, rows[middle:], columns)
+    return []

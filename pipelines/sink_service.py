@@ -15,9 +15,10 @@ from typing import Any
 
 from pipelines import metrics
 from pipelines.core.sla import Judge
-from pipelines.sink import RowBatch
+from pipelines.poison import SetAside, from_rejected_row
+from pipelines.sink import RejectedRow, RowBatch
 from pipelines.store.client import Store
-from pipelines.store.exceptions import StoreError
+from pipelines.store.exceptions import StoreError, StoreRejected
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class BatchingSink:
         self._batch = RowBatch(judge)
         self._acks: list[Ack] = []
         self._lock = asyncio.Lock()
+        self.set_aside: SetAside | None = None  # where rows the store rejects go (the worker's dead-letter topic)
 
     @property
     def batch(self) -> RowBatch:
@@ -74,12 +76,17 @@ class BatchingSink:
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
     async def _write(self, batch: RowBatch) -> None:
+        """Write a batch, waiting out an outage; rows the store rejects are set aside and the rest written."""
         backoff = 0.5
-        loop = asyncio.get_running_loop()
+        sorting_out = False
         while True:
             started = time.perf_counter()
             try:
-                written = await loop.run_in_executor(self._executor, batch.write, self._store)
+                written = await self._attempt(batch, sorting_out)
+            except StoreRejected as exc:
+                log.warning("the store rejects rows of a batch, setting them aside: %s", exc)
+                sorting_out = True  # the rows it takes are written again on the way: they are idempotent
+                continue
             except StoreError as exc:
                 metrics.SINK_ERRORS.inc()
                 log.warning("store write failed, retrying in %.1fs: %s", backoff, exc)
@@ -91,3 +98,18 @@ class BatchingSink:
             for table, rows in written.items():
                 metrics.SINK_ROWS.labels(table).inc(rows)
             return
+
+    async def _attempt(self, batch: RowBatch, sorting_out: bool) -> dict[str, int]:
+        loop = asyncio.get_running_loop()
+        if not sorting_out:
+            return await loop.run_in_executor(self._executor, batch.write, self._store)
+        written, rejected = await loop.run_in_executor(self._executor, batch.write_sorting_out, self._store)
+        for row in rejected:
+            await self._set_aside_row(row)
+        return written
+
+    async def _set_aside_row(self, row: RejectedRow) -> None:
+        """Set aside a rejected row; a rejected dead letter goes to the topic only, never back to the store."""
+        if self.set_aside is None:
+            raise StoreRejected(f"no place to set aside a rejected row of {row.table}: {row.reason}")
+        await self.set_aside(from_rejected_row(row), row.table != "dead_letters")

@@ -18,7 +18,7 @@ from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.lead import LeadSnapshot, LeadState
 from pipelines.core.messages import to_check_message, to_sla_message
 from pipelines.core.sla import BREACHED, MET, WARNING, Judge
-from pipelines.core.steps import sla_step
+from pipelines.core.steps import SlaEffects, sla_step
 from pipelines.sink_service import BatchingSink
 
 log = logging.getLogger(__name__)
@@ -38,17 +38,16 @@ class SlaShell:
         self.sink = sink
         self.index = DeadlineIndex()
 
-    async def judge_lead(self, state: LeadState, partition: int, now: datetime) -> LeadSnapshot | None:
-        """Judge a lead's clocks at `now` (inside stream iteration); publish what fell due, once.
-
-        Returns the snapshot it derived on the way (None when no agreement has handoffs), for the sink to reuse.
-        """
+    def judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
+        """Judge a lead's clocks at `now` without publishing anything (None when no agreement has handoffs)."""
         if not self.enabled:
             return None
-        key = state.lead_id.encode()
-        stored = self.table.get(key)
+        stored = self.table.get(state.lead_id.encode())
         published = sla_from_bytes(stored)[0] if stored else frozenset()
-        effects = sla_step(state, published, self.judge, now)
+        return sla_step(state, published, self.judge, now)
+
+    async def publish(self, lead_id: str, effects: SlaEffects, partition: int, now: datetime) -> None:
+        """Publish what fell due to leadflow.sla (inside stream iteration) and record it, so it is published once."""
         for event in effects.events:
             message = to_sla_message(event)
             await self.sla_topic.send(key=message.key, value=message.value)
@@ -56,12 +55,21 @@ class SlaShell:
             if event.kind == MET and event.clock.business_seconds is not None:
                 metrics.SLA_BUSINESS_SECONDS.labels(event.clock.handoff).observe(event.clock.business_seconds)
         self.sink.batch.add_sla_events(effects.events, now)
+        key = lead_id.encode()
+        stored = self.table.get(key)
         due = None if effects.next_due is None else to_ms(effects.next_due)
         record = sla_to_bytes(effects.published, partition, due)
         if record != stored and (stored or effects.published or due is not None):
             self.table[key] = record
-        self.index.schedule(state.lead_id, partition, due)
+        self.index.schedule(lead_id, partition, due)
         metrics.SLA_OPEN.set(len(self.index))
+
+    async def judge_lead(self, state: LeadState, partition: int, now: datetime) -> LeadSnapshot | None:
+        """Judge a lead's clocks at `now` and publish what fell due; returns the snapshot derived on the way."""
+        effects = self.judged(state, now)
+        if effects is None:
+            return None
+        await self.publish(state.lead_id, effects, partition, now)
         return effects.snapshot
 
     async def tick(self) -> int:

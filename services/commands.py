@@ -44,7 +44,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
         task = progress.add_task("replay", total=size)
         judge = Judge(load_agreements(settings.agreements))
-        stats = replay_file(args.file, store, judge, on_line=lambda done: progress.update(task, completed=done))
+        stats = replay_file(
+            args.file,
+            store,
+            judge,
+            on_line=lambda done: progress.update(task, completed=done),
+            times=settings.event_times,
+        )
         progress.update(task, completed=size)
     store.close()
     summary = {**asdict(stats), "latest_event_at": stats.latest_event_at.isoformat() if stats.latest_event_at else None}

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from pipelines.core.model import TIME_OUT_OF_RANGE, Invalid, TimeRange
+from pipelines.core.validate import parse_event
 from pipelines.replay import read_lines
 from pipelines.settings import Settings
-from pipelines.topics import STAGES, TopicNames
+from pipelines.topics import DEADLETTER, STAGES, TopicNames
 from services.errors import KafkaUnavailable
 
 
@@ -28,6 +31,17 @@ def route(raw: bytes, names: TopicNames, fallback: str) -> tuple[str, bytes | No
     subject = document.get("subject")
     key = subject.encode() if isinstance(subject, str) else None
     return topic or fallback, key
+
+
+def refusal(raw: bytes, accepted: TimeRange) -> list[tuple[str, bytes]] | None:
+    """Return the dead-letter headers of a line whose event time is impossible when sent, or None.
+
+    Other problems are left to the worker, which dead-letters them with its own reasons.
+    """
+    parsed = parse_event(raw, accepted=accepted)
+    if isinstance(parsed, Invalid) and parsed.reason.startswith(TIME_OUT_OF_RANGE):
+        return [("reason", parsed.reason.encode()), ("topic", b"produce"), ("partition", b"0"), ("offset", b"0")]
+    return None
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
@@ -61,8 +75,12 @@ def send_lines(
     sent = 0
     try:
         for raw in lines:
-            topic, key = route(raw, names, fallback)
-            producer.send(topic, value=raw, key=key)
+            headers = refusal(raw, settings.event_times.at(datetime.now(UTC)))
+            if headers is not None:
+                producer.send(names.name(DEADLETTER), value=raw, headers=headers)
+            else:
+                topic, key = route(raw, names, fallback)
+                producer.send(topic, value=raw, key=key)
             sent += 1
             if rate > 0:
                 ahead = sent / rate - (time.monotonic() - started)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 EventKey = tuple[str, str]
@@ -73,3 +73,34 @@ class Origin:
     topic: str
     partition: int
     offset: int
+
+
+TIME_OUT_OF_RANGE = "time_out_of_range"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """The event times a door accepts at one moment: from `earliest` to `latest`, both included."""
+
+    earliest: datetime
+    latest: datetime
+
+    def problem(self, time: datetime) -> str | None:
+        """Return why an event time is impossible (reason `time_out_of_range`), or None."""
+        if time < self.earliest:
+            return f"{TIME_OUT_OF_RANGE}: time {time.isoformat()} is before {self.earliest.isoformat()}"
+        if time > self.latest:
+            return f"{TIME_OUT_OF_RANGE}: time {time.isoformat()} is after {self.latest.isoformat()} (now plus skew)"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimes:
+    """The event times every door accepts: none before `earliest`, none later than `max_skew` past the reading."""
+
+    earliest: datetime
+    max_skew: timedelta
+
+    def at(self, read_at: datetime) -> TimeRange:
+        """Return the range accepted for events read at an instant."""
+        return TimeRange(self.earliest, read_at + self.max_skew)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipelines.core.model import Event, Invalid
+from pipelines.core.model import Event, Invalid, TimeRange
 from pipelines.topics import TOPIC_BY_TYPE
 from schemas.events import (
     EVENT_ADAPTER,
@@ -86,12 +86,18 @@ def to_event(model: Envelope, raw: bytes) -> Event:
     return Event(model.source, model.id, model.type, _to_millisecond(model.time), model.subject, raw, **fields)
 
 
-def parse_event(raw: bytes, topic: str | None = None) -> Event | Invalid:
-    """Validate raw message bytes (and, if given, the unprefixed topic they came on)."""
+def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None = None) -> Event | Invalid:
+    """Validate raw message bytes (and, if given, the unprefixed topic they came on and the event times accepted).
+
+    An event time outside `accepted` is refused with reason `time_out_of_range`.
+    """
     try:
         model = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
         return Invalid(raw, _describe(exc))
+    problem = accepted.problem(model.time) if accepted is not None else None
+    if problem:
+        return Invalid(raw, problem)
     problems = [p for p in (_subject_problem(model),) if p]
     expected_topic = TOPIC_BY_TYPE[model.type]
     if topic is not None and topic != expected_topic:

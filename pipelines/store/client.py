@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.settings import Settings
-from pipelines.store.exceptions import StoreError, StoreLocked
+from pipelines.store.exceptions import StoreError, StoreLocked, StoreRejected
 from pipelines.store.owner import live_owner, owner_file
 from pipelines.store.remote import RemoteStore
 
@@ -90,11 +90,25 @@ class ClickHouseStore:
         try:
             self._client.insert(table, list(rows), column_names=list(columns))
         except Exception as exc:
-            raise StoreError(f"insert into {table} failed: {_first_line(exc)}") from exc
+            kind = StoreRejected if rejects_rows(exc) else StoreError
+            raise kind(f"insert into {table} failed: {_first_line(exc)}") from exc
 
     def close(self) -> None:
         """Close the client."""
         self._client.close()
+
+
+# ClickHouse's error codes for a value it will never take: parse, type and range errors, a violated constraint
+REJECTED_CODES = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 128, 131, 321, 469})
+
+
+def rejects_rows(exc: BaseException) -> bool:
+    """Say whether an insert failed on its rows (a value the client cannot encode, or the server refuses)."""
+    from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
+
+    if isinstance(exc, DataError | ValueError | TypeError | OverflowError):
+        return True
+    return isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError) and exc.code in REJECTED_CODES
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,3 +11,7 @@ class StoreLocked(StoreError):
 
 class StoreUnavailable(StoreError):
     """No process that holds the embedded store answers now; writes are worth retrying later."""
+
+
+class StoreRejected(StoreError):
+    """The store refused rows as invalid: writing them again cannot succeed (unlike an outage, which passes)."""

@@ -20,7 +20,7 @@ from pipelines.core.rows import (
     SNAPSHOT_COLUMNS,
 )
 from pipelines.store.client import Store
-from pipelines.store.exceptions import StoreError
+from pipelines.store.exceptions import StoreError, StoreRejected
 from pipelines.store.wire import decode_parameters, decode_value, encode_value
 
 STORE_RUN_COLUMNS = ("started_at", "kind", "latest_event_at")
@@ -119,13 +119,15 @@ def answer_query(store: Store, body: bytes) -> Answer:
 
 
 def answer_insert(store: Store, body: bytes) -> Answer:
-    """Run an insert request on the store; 400 for a refused request, 503 when the store failed."""
+    """Run an insert request on the store; 400 for a refused request, 422 for refused rows, 503 when it failed."""
     try:
         insert = parse_insert(body)
     except ValueError as exc:
         return Answer(400, {"error": str(exc)})
     try:
         store.insert(insert.table, insert.rows, insert.columns)
+    except StoreRejected as exc:
+        return Answer(422, {"error": str(exc)})
     except StoreError as exc:
         return Answer(503, {"error": str(exc)})
     return Answer(200, {"inserted": len(insert.rows)})

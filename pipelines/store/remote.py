@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.store.exceptions import StoreError, StoreUnavailable
+from pipelines.store.exceptions import StoreError, StoreRejected, StoreUnavailable
 from pipelines.store.owner import live_owner
 from pipelines.store.wire import decode_value, encode_parameters, insert_bodies
 
@@ -81,7 +81,10 @@ class RemoteStore:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise StoreError(f"{what}: the store at {self.url} refused it: {_reason(exc)}") from None
+            # rows the owner refuses (a bad request, or rows its store rejects) are refused again if sent again
+            rejected = page == INSERT_PAGE and exc.code in (400, 422)
+            kind = StoreRejected if rejected else StoreError
+            raise kind(f"{what}: the store at {self.url} refused it: {_reason(exc)}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise _Unreachable(str(getattr(exc, "reason", exc)) or type(exc).__name__) from None
         except ValueError as exc:

@@ -63,7 +63,7 @@ async def post_events(request: web.Request) -> web.Response:
         return error(exc.status, exc.code, str(exc))
     if len(items) > settings.max_batch:
         return error(413, "batch_too_large", f"the batch holds {len(items)} events; at most {settings.max_batch}")
-    checked = check_all(items, client, collector.config.names)
+    checked = check_all(items, client, collector.config.names, collector.accepted_times())
     if any(isinstance(o, Accepted) for o in checked) and not collector.gate.ready:
         return kafka_unavailable()
     outcomes = await collector.produce(checked)

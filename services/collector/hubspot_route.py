@@ -53,7 +53,8 @@ def _check(index: int, translation: Translation | str, collector: Collector) -> 
     if isinstance(translation, str):
         return Rejected(index, None, translation)
     if isinstance(translation, Mapped):
-        return check_event(index, Item(orjson.dumps(translation.event)), None, collector.config.names)
+        item = Item(orjson.dumps(translation.event))
+        return check_event(index, item, None, collector.config.names, collector.accepted_times())
     if isinstance(translation, Skipped):
         return translation
     return Rejected(index, None, translation.reason)

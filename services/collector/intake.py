@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from pipelines.core.model import Invalid
+from pipelines.core.model import Invalid, TimeRange
 from pipelines.core.validate import parse_event
 from pipelines.topics import TopicNames
 from services.collector.cloudevents import Item
@@ -58,11 +58,13 @@ def _id_of(raw: bytes | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def check_event(index: int, item: Item, client: Client | None, names: TopicNames) -> Accepted | Rejected:
-    """Validate one event against the schemas and the caller's grant (None: a trusted adapter)."""
+def check_event(
+    index: int, item: Item, client: Client | None, names: TopicNames, accepted: TimeRange | None = None
+) -> Accepted | Rejected:
+    """Validate one event against the schemas, the accepted times and the caller's grant (None: a trusted adapter)."""
     if item.raw is None:
         return Rejected(index, None, item.problem or "not an event")
-    parsed = parse_event(item.raw)
+    parsed = parse_event(item.raw, accepted=accepted)
     if isinstance(parsed, Invalid):
         return Rejected(index, _id_of(item.raw), parsed.reason)
     if client is not None:
@@ -74,9 +76,11 @@ def check_event(index: int, item: Item, client: Client | None, names: TopicNames
     return Accepted(index, parsed.id, parsed.type, topic, parsed.subject.encode("utf-8"), item.raw)
 
 
-def check_all(items: Sequence[Item], client: Client | None, names: TopicNames) -> list[Accepted | Rejected]:
+def check_all(
+    items: Sequence[Item], client: Client | None, names: TopicNames, accepted: TimeRange | None = None
+) -> list[Accepted | Rejected]:
     """Validate every item of a request."""
-    return [check_event(i, item, client, names) for i, item in enumerate(items)]
+    return [check_event(i, item, client, names, accepted) for i, item in enumerate(items)]
 
 
 def status_of(outcomes: Sequence[Outcome]) -> int:

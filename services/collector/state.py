@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aiohttp import web
 
+from pipelines.core.model import TimeRange
 from services.collector.hubspot_book import DealBook
 from services.collector.intake import Accepted, Failed, Outcome
 from services.collector.kafka import Gate, KafkaDown
@@ -43,6 +45,10 @@ class Collector:
             Failed(o.index, o.id, str(failures[o.index])) if isinstance(o, Accepted) and o.index in failures else o
             for o in outcomes
         ]
+
+    def accepted_times(self) -> TimeRange:
+        """Return the event times accepted now (LEADFLOW_EARLIEST_EVENT_TIME, LEADFLOW_MAX_CLOCK_SKEW)."""
+        return self.config.leadflow.event_times.at(datetime.fromtimestamp(self.clock(), UTC))
 
     def count(self, outcomes: Sequence[Outcome]) -> None:
         """Count every event by outcome and type."""

@@ -18,6 +18,7 @@ from tests.integration.kafka_fixture import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
+SCENARIO_SKEW_SECONDS = 400 * 86400
 
 
 def leadflow(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -81,12 +82,13 @@ class Worker(Managed):
         self.log = cwd / f"{name}.log"
         self.port = int(env["LEADFLOW_WEB_PORT"])
         self.process: subprocess.Popen[bytes] | None = None
+        self.command = [LEADFLOW, "worker"]
 
     def start(self) -> Worker:
         """Start the worker and wait until its web port answers."""
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [LEADFLOW, "worker"], env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT
+            self.command, env=self.env, cwd=self.cwd, stdout=handle, stderr=subprocess.STDOUT
         )
         wait_until(self.answers, 90, f"the worker's web port {self.port} ({self.log})")
         return self
@@ -113,6 +115,8 @@ def base_env(**values: str) -> dict[str, str]:
     # LEADFLOW_TEST_LOG_LEVEL=DEBUG makes the workers a test starts log what Faust and aiokafka do
     level = os.environ.get("LEADFLOW_TEST_LOG_LEVEL", "WARNING")
     env.update({"LEADFLOW_AGREEMENTS": str(REPO / "agreements"), "LEADFLOW_LOG_LEVEL": level})
+    # the simulated scenarios run weeks past today's date: accept their times (the tests of the rule set their own)
+    env["LEADFLOW_MAX_CLOCK_SKEW"] = str(SCENARIO_SKEW_SECONDS)
     env.update(values)
     return env
 

@@ -1,0 +1,43 @@
+"""A changelogged table's values decoded once, and reused while the table holds the very bytes they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+KEPT = 20_000  # decoded values kept (the most recently decoded or written); a miss only costs decoding again
+
+
+class DecodedTable(Generic[T]):
+    """Decoded values of a table of bytes: a long lead history is decoded when it changes, not per event."""
+
+    def __init__(self, table: Any, decode: Callable[[bytes], T], kept: int = KEPT) -> None:
+        self._table = table
+        self._decode = decode
+        self._kept = kept
+        self._decoded: dict[bytes, tuple[bytes, T]] = {}
+
+    def get(self, key: bytes) -> T | None:
+        """Return the decoded value of a key (None when the table has none)."""
+        stored = self._table.get(key)
+        if not stored:
+            self._decoded.pop(key, None)
+            return None
+        hit = self._decoded.get(key)
+        if hit is not None and hit[0] is stored:  # the table's own object: not replaced by a recovery since
+            return hit[1]
+        value = self._decode(stored)
+        self._remember(key, stored, value)
+        return value
+
+    def set(self, key: bytes, encoded: bytes, value: T) -> None:
+        """Write a value's bytes to the table and keep it decoded."""
+        self._table[key] = encoded
+        self._remember(key, encoded, value)
+
+    def _remember(self, key: bytes, encoded: bytes, value: T) -> None:
+        self._decoded.pop(key, None)
+        self._decoded[key] = (encoded, value)
+        if len(self._decoded) > self._kept:
+            del self._decoded[next(iter(self._decoded))]
