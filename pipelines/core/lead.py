@@ -80,7 +80,9 @@ def apply_event(state: LeadState | None, event: Event, limits: HistoryLimits = L
     insort(moves, move, key=lambda m: m.order)
     if len(moves) > limits.whole:
         return _compacted(current, moves, limits), True
-    return LeadState(current.lead_id, tuple(moves), current.revision + 1, current.visitors, current.compacted), True
+    keys = current.keys | {move.key}
+    revision = current.revision + 1
+    return LeadState(current.lead_id, tuple(moves), revision, current.visitors, current.compacted, keys), True
 
 
 def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits) -> LeadState:
@@ -109,7 +111,7 @@ def _smallest(ids: set[str], count: int) -> tuple[str, ...]:
 
 def snapshot(state: LeadState, judge: Judge | None = None) -> LeadSnapshot:
     """Derive the lead's snapshot from its state; with a judge, its SLA clocks too."""
-    lifecycle = derive(state.moves)
+    lifecycle = derive(state.moves, in_order=True)
     if lifecycle is None:
         raise ValueError(f"lead {state.lead_id} has no events")
     visitors = tuple(sorted({m.visitor_id for m in state.moves if m.visitor_id} | set(state.visitors)))

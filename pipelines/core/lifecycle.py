@@ -127,9 +127,9 @@ def _move_kind(fold: _Fold, target: str, move: Move, entries: list[StageEntry]) 
     return "backward" if current is not None and rank < current else "lateral"
 
 
-def derive(moves: Iterable[Move]) -> Lifecycle | None:
-    """Fold moves (in any order) into the lead's lifecycle; None when there are no moves."""
-    ordered = sorted(moves, key=lambda m: m.order)
+def derive(moves: Iterable[Move], in_order: bool = False) -> Lifecycle | None:
+    """Fold moves (in any order, or `in_order` of event time already) into the lead's lifecycle; None if none."""
+    ordered = list(moves) if in_order else sorted(moves, key=lambda m: m.order)
     if not ordered:
         return None
     first = ordered[0]

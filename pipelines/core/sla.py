@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cached_property
+from itertools import islice
 
 from pipelines.core.calendar import BusinessCalendar, parse_within
 from pipelines.core.lifecycle import Lifecycle, Move, StageEntry
@@ -14,6 +16,7 @@ from schemas.agreement import Agreement, Handoff
 WARNING, BREACHED, MET = "sla.warning", "sla.breached", "sla.met"
 JUST_AFTER = timedelta(milliseconds=1)
 EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
+TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class Judge:
 
     def __init__(self, agreements: Sequence[Agreement]) -> None:
         self.agreements = tuple(agreements)
+        self._timings: dict[tuple[str, str, datetime, datetime | None], tuple[datetime, datetime | None, float | None]]
+        self._timings = {}
 
     @cached_property
     def _calendars(self) -> dict[str, BusinessCalendar]:
@@ -93,6 +98,42 @@ class Judge:
     def calendar(self, agreement: Agreement) -> BusinessCalendar:
         """Return an agreement's business calendar."""
         return self._calendars[agreement.name]
+
+    @cached_property
+    def _within(self) -> dict[tuple[str, str], int]:
+        return {
+            (a.name, h.name): parse_within(h.within, self.calendar(a).day_seconds)
+            for a in self.agreements
+            for h in a.handoffs
+        }
+
+    def within(self, agreement: Agreement, handoff: Handoff) -> int:
+        """Return a handoff's `within` in business seconds."""
+        return self._within[(agreement.name, handoff.name)]
+
+    def timing(
+        self, agreement: Agreement, handoff: Handoff, started_at: datetime, stopped_at: datetime | None
+    ) -> tuple[datetime, datetime | None, float | None]:
+        """Return a clock's deadline, warning instant and business seconds to its stop.
+
+        Remembered: a lead's clocks are judged again with each of its events, and mostly come out the same.
+        """
+        key = (agreement.name, handoff.name, started_at, stopped_at)
+        found = self._timings.get(key)
+        if found is None:
+            found = self._time(agreement, handoff, started_at, stopped_at)
+            if len(self._timings) >= TIMINGS_KEPT:
+                self._timings.clear()
+            self._timings[key] = found
+        return found
+
+    def _time(
+        self, agreement: Agreement, handoff: Handoff, started_at: datetime, stopped_at: datetime | None
+    ) -> tuple[datetime, datetime | None, float | None]:
+        calendar, within = self.calendar(agreement), self.within(agreement, handoff)
+        warn_at = calendar.add(started_at, within * handoff.warn_at) if handoff.warn_at else None
+        business = None if stopped_at is None else round(calendar.between(started_at, stopped_at), 3)
+        return calendar.add(started_at, within), warn_at, business
 
 
 def local_day_bounds(agreement: Agreement) -> tuple[datetime, datetime]:
@@ -127,37 +168,46 @@ def _stops(handoff: Handoff, move: Move) -> bool:
     return (move.stage is not None and move.stage in stops.stages) or (stops.human_activity and move.human_activity)
 
 
-def _owner_at(moves: Sequence[Move], instant: datetime | None) -> str | None:
-    owner: str | None = None
-    for move in moves:
-        if instant is not None and move.time > instant:
-            break
-        owner = move.owner_id or owner
-    return owner
+class _Owners:
+    """Who owned a lead at any instant: the owner of the last move carrying one, at or before it (by time)."""
+
+    def __init__(self, moves: Sequence[Move]) -> None:
+        carrying = [m for m in moves if m.owner_id]
+        self._times = [m.time for m in carrying]
+        self._owners = [m.owner_id for m in carrying]
+
+    def at(self, instant: datetime | None) -> str | None:
+        """Return the owner at an instant (None: the last owner)."""
+        index = len(self._times) if instant is None else bisect_right(self._times, instant)
+        return self._owners[index - 1] if index else None
 
 
-def _clock(handoff: Handoff, agreement: Agreement, entry: StageEntry, moves: Sequence[Move], judge: Judge) -> Clock:
-    calendar = judge.calendar(agreement)
-    within = parse_within(handoff.within, calendar.day_seconds)
-    keys = [m.key for m in moves]
-    start = keys.index(entry.entered_by) if entry.entered_by in keys else 0
-    stop = next((m for m in moves[start:] if _stops(handoff, m)), None)
+def _clock(
+    handoff: Handoff, agreement: Agreement, entry: StageEntry, stop: Move | None, owner: str | None, judge: Judge
+) -> Clock:
     stopped_at = stop.time if stop else None
+    deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at)
     return Clock(
         handoff=handoff.name,
         agreement=agreement.name,
         episode=entry.episode,
         started_at=entry.entered_at,
-        deadline=calendar.add(entry.entered_at, within),
-        warn_at=calendar.add(entry.entered_at, within * handoff.warn_at) if handoff.warn_at else None,
+        deadline=deadline,
+        warn_at=warn_at,
         stopped_at=stopped_at,
-        business_seconds=None if stopped_at is None else round(calendar.between(entry.entered_at, stopped_at), 3),
-        owner_id=_owner_at(moves, stopped_at),
+        business_seconds=business_seconds,
+        owner_id=owner,
     )
 
 
 def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> tuple[Clock, ...]:
-    """Return every handoff clock of a lead: one per handoff whose starting stage an episode entered."""
+    """Return every handoff clock of a lead: one per handoff whose starting stage an episode entered.
+
+    `moves` are in event-time order. A clock stops at the first move matching its `stops_on`, from the move that
+    started it on (that move included); its owner is the lead's owner when it stopped (the last owner if open).
+    """
+    position = {m.key: i for i, m in enumerate(moves)}
+    owners = _Owners(moves)
     clocks: list[Clock] = []
     for entry in lifecycle.entries:
         agreement = judge.agreement_at(entry.entered_at)
@@ -165,7 +215,10 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
             continue
         for handoff in agreement.handoffs:
             if handoff.starts_on.stage == entry.stage:
-                clocks.append(_clock(handoff, agreement, entry, moves, judge))
+                start = position.get(entry.entered_by, 0)
+                stop = next((m for m in islice(moves, start, None) if _stops(handoff, m)), None)
+                owner = owners.at(stop.time if stop else None)
+                clocks.append(_clock(handoff, agreement, entry, stop, owner, judge))
     return tuple(clocks)
 
 
