@@ -18,6 +18,7 @@ from pipelines.core.validate import parse_event
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
 from pipelines.store.protocol import STORE_RUN_COLUMNS
+from schemas.events import MAX_EVENT_BYTES
 
 EVENT_FLUSH_ROWS = 50_000
 
@@ -58,7 +59,7 @@ class Replayer:
         """Process one line (without its newline)."""
         self.stats.lines += 1
         origin = Origin(self._topic, 0, line_number)
-        event = parse_event(raw)
+        event = parse_event(raw) if len(raw) <= MAX_EVENT_BYTES else oversized(raw)
         if isinstance(event, Invalid):
             self._batch.add_dead_letter(event, origin, self._received_at)
             self.stats.invalid += 1
@@ -133,6 +134,12 @@ class Replayer:
         self.stats.leads = len(self._leads)
         self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
         return self.stats
+
+
+def oversized(raw: bytes) -> Invalid:
+    """Refuse a line over the collector's body limit; only its start is kept (the file has the rest)."""
+    reason = f"line of {len(raw)} bytes exceeds the collector's body limit of {MAX_EVENT_BYTES} bytes"
+    return Invalid(raw[:1024], reason)
 
 
 def read_lines(path: Path) -> Iterable[tuple[int, bytes]]:

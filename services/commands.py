@@ -151,6 +151,8 @@ def cmd_board(args: argparse.Namespace) -> int:
     """Show the live board until Ctrl-C."""
     from services.board import run_board
 
+    if not 0 < args.interval <= 3600:
+        raise UsageError(f"--interval must be seconds above 0 and at most 3600, got {args.interval:g}")
     return run_board(load_settings(), args.start, args.end, args.interval)
 
 

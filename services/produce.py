@@ -12,7 +12,8 @@ from kafka.errors import KafkaError
 
 from pipelines.replay import read_lines
 from pipelines.settings import Settings
-from pipelines.topics import STAGES, TopicNames
+from pipelines.topics import DEADLETTER, STAGES, TopicNames
+from schemas.events import MAX_EVENT_BYTES
 from services.errors import KafkaUnavailable
 
 
@@ -28,6 +29,17 @@ def route(raw: bytes, names: TopicNames, fallback: str) -> tuple[str, bytes | No
     subject = document.get("subject")
     key = subject.encode() if isinstance(subject, str) else None
     return topic or fallback, key
+
+
+def _send_one(producer: KafkaProducer, names: TopicNames, fallback: str, raw: bytes) -> None:
+    """Send a line to its topic; a line over the body limit goes to the dead-letter topic, its start only."""
+    if len(raw) <= MAX_EVENT_BYTES:
+        topic, key = route(raw, names, fallback)
+        producer.send(topic, value=raw, key=key)
+        return
+    reason = f"line of {len(raw)} bytes exceeds the collector's body limit of {MAX_EVENT_BYTES} bytes"
+    headers = [("reason", reason.encode()), ("source", b"produce")]
+    producer.send(names.name(DEADLETTER), value=raw[:1024], headers=headers)
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
@@ -61,8 +73,7 @@ def send_lines(
     sent = 0
     try:
         for raw in lines:
-            topic, key = route(raw, names, fallback)
-            producer.send(topic, value=raw, key=key)
+            _send_one(producer, names, fallback, raw)
             sent += 1
             if rate > 0:
                 ahead = sent / rate - (time.monotonic() - started)
