@@ -38,12 +38,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
+    judge = Judge(load_agreements(settings.agreements))  # a bad agreement ends the command before any work
     store = open_store(settings, exclusive=True)
     size = args.file.stat().st_size
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
         task = progress.add_task("replay", total=size)
-        judge = Judge(load_agreements(settings.agreements))
         stats = replay_file(args.file, store, judge, on_line=lambda done: progress.update(task, completed=done))
         progress.update(task, completed=size)
     store.close()
