@@ -437,3 +437,19 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408() -> None:
 
     answer = call(FakeGate(), "POST", "/v1/events", config(read_timeout=0.3), data=trickle(), headers=bearer())
     assert (answer.status, answer.body["error"], answer.headers.get("Connection")) == (408, "body_timeout", "close")
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_address_it_forwards() -> None:
+    gate = FakeGate()
+    forwarded = bearer("lf_crm_wrong") | {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answers = calls(
+        gate,
+        [
+            ("POST", "/v1/events", {"data": b"{}", "headers": forwarded}),
+            ("POST", "/v1/events", {"data": b"{}", "headers": bearer()}),  # around the proxy
+            ("GET", "/healthz", {}),
+        ],
+        config(trusted_proxies="127.0.0.1, ::1"),
+    )
+    assert [a.status for a in answers] == [401, 400, 200]
+    assert [h["address"] for _, h in gate.dead] == ["203.0.113.9"]
