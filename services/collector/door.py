@@ -17,14 +17,14 @@ def sender_of(request: web.Request, route: str) -> Sender:
     return Sender(UNKNOWN_KEY, route, request.remote or "unknown")
 
 
-def address_gate(request: web.Request, sender: Sender) -> web.Response | None:
-    """Return the 429 answer when the caller's address has used up its failed attempts, else None."""
+def address_gate(request: web.Request, sender: Sender, status: int = 429) -> web.Response | None:
+    """Return the rate-limited answer when the caller's address has used up its failed attempts, else None."""
     collector = request.app[COLLECTOR]
     wait = collector.limits.address_blocked(sender.address)
     if wait is None:
         return None
     collector.metrics.rate_limited.labels("address").inc()
-    return too_many(wait, "too many failed attempts from this address")
+    return too_many(wait, "too many failed attempts from this address", status)
 
 
 def key_gate(collector: Collector, name: str, address: str | None, status: int = 429) -> web.Response | None:

@@ -92,10 +92,10 @@ async def post_hubspot(request: web.Request) -> web.Response:
     if secret is None:
         return error(404, "not_found", "the HubSpot adapter is off: set LEADFLOW_COLLECTOR_HUBSPOT_CLIENT_SECRET")
     sender = sender_of(request, ROUTE)
-    # HubSpot sends a delivery again after a 5xx, not after a 4xx: over its rate it is told 503
-    refused = address_gate(request, sender) or key_gate(collector, HUBSPOT, None, status=503)
-    if refused is not None:
-        return refused
+    # HubSpot sends a delivery again after a 5xx, not after a 4xx: every budget it may meet answers 503
+    blocked = address_gate(request, sender, status=503)
+    if blocked is not None:
+        return blocked
     try:
         body = await body_of(request)
     except BodyUnread as exc:
@@ -105,7 +105,9 @@ async def post_hubspot(request: web.Request) -> web.Response:
         collector.metrics.auth_failures.labels("hubspot_signature").inc()
         collector.limits.failed(sender.address)
         return await keep(request, body, problem, sender, error(401, "bad_signature", problem))
-    return await _deliver(request, body, sender.named(HUBSPOT))
+    # spent only once the signature holds, so that no stranger can use up HubSpot's budget
+    over = key_gate(collector, HUBSPOT, None, status=503)
+    return over or await _deliver(request, body, sender.named(HUBSPOT))
 
 
 async def _deliver(request: web.Request, body: bytes, sender: Sender) -> web.Response:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from services.collector.hubspot_signature import signature_v3
-from tests.unit.test_collector_app import NOW, Answer, FakeGate, call, config
+from tests.unit.test_collector_app import NOW, Answer, FakeGate, call, calls, config
 from tests.unit.test_hubspot_mapping import CONTACT_CREATED, LIFECYCLE
 
 URL = "https://collector.example.com/v1/hubspot"
@@ -148,3 +148,21 @@ def test_not_an_array() -> None:
         400,
         {"error": "invalid_body", "message": "expected the JSON array of deliveries HubSpot sends"},
     )
+
+
+def test_only_signed_deliveries_spend_hubspots_budget_and_over_it_hubspot_is_told_to_retry() -> None:
+    body = orjson.dumps([LIFECYCLE])
+    stamp = str(int(NOW * 1000) - 1000)
+    signed = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": signature_v3("hubspot-secret", "POST", URL, body, stamp),
+        "X-HubSpot-Request-Timestamp": stamp,
+    }
+    unsigned = ("POST", "/v1/hubspot", {"data": body})
+    answers = calls(
+        FakeGate(),
+        [unsigned, unsigned, ("POST", "/v1/hubspot", {"data": body, "headers": signed})] * 2,
+        config(rate_limit="1/minute"),
+    )
+    assert [a.status for a in answers] == [401, 401, 200, 401, 401, 503]
+    assert (answers[5].body["error"], 1 <= int(answers[5].headers["Retry-After"]) <= 60) == ("rate_limited", True)
