@@ -63,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.end <= args.start:
         raise UsageError("--to must be after --from")
+    if args.interval is not None and not 1 <= args.interval <= 366 * 86400:
+        raise UsageError(f"--interval must be 1 to {366 * 86400} seconds, got {args.interval}")
     interval = args.interval or default_interval(args.start, args.end)
     queries = clickhouse_queries(_agreements())
     store = open_store(load_settings())

@@ -24,6 +24,8 @@ def load_agreement(path: Path) -> Agreement:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise AgreementError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError as exc:
+        raise AgreementError(f"{path}: cannot read: not UTF-8 (byte {exc.start}: {exc.reason})") from None
     try:
         return Agreement.model_validate(document)
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from pipelines.poison import CORE_ERROR, LEAD_HISTORY_LIMIT, Poison, core_error,
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
 from pipelines.store.protocol import STORE_RUN_COLUMNS
+from schemas.events import MAX_EVENT_BYTES
 
 EVENT_FLUSH_ROWS = 50_000
 
@@ -62,7 +63,7 @@ class Replayer:
         """Process one line (without its newline)."""
         self.stats.lines += 1
         origin = Origin(self._topic, 0, line_number)
-        event = parse_event(raw, accepted=self._accepted)
+        event = parse_event(raw, accepted=self._accepted) if len(raw) <= MAX_EVENT_BYTES else oversized(raw)
         if isinstance(event, Invalid):
             self._dead_letter(event, origin)
             return
@@ -179,6 +180,12 @@ class Replayer:
         self.stats.leads = len(self._leads)
         self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
         return self.stats
+
+
+def oversized(raw: bytes) -> Invalid:
+    """Refuse a line over the collector's body limit; only its start is kept (the file has the rest)."""
+    reason = f"line of {len(raw)} bytes exceeds the collector's body limit of {MAX_EVENT_BYTES} bytes"
+    return Invalid(raw[:1024], reason)
 
 
 def read_lines(path: Path) -> Iterable[tuple[int, bytes]]:

@@ -19,6 +19,10 @@ from pydantic import (
     TypeAdapter,
 )
 
+# the largest event (HTTP body, file line) leadflow takes in: the collector's default body limit, and below
+# Kafka's default message size with room for headers
+MAX_EVENT_BYTES = 1_048_576
+
 NonEmpty = Annotated[str, Field(min_length=1, max_length=512)]
 Optional = Annotated[str, Field(max_length=4096)] | None
 

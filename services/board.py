@@ -14,6 +14,7 @@ from pipelines.agreements import load_agreements
 from pipelines.settings import Settings
 from pipelines.store.client import Store, open_store
 from pipelines.store.exceptions import StoreError
+from services.errors import UsageError
 from services.formatting import report_tables
 from services.report import build_report
 
@@ -34,6 +35,8 @@ def run_board(settings: Settings, start: date | None, end: date | None, interval
     today = datetime.now(UTC).date()
     start = start or today - timedelta(days=14)
     end = end or today + timedelta(days=1)
+    if end <= start:
+        raise UsageError(f"--to ({end}) must be after --from ({start})")
     previous: tuple[float, int] | None = None
     with Live(Text("waiting for the store…"), refresh_per_second=4, screen=False) as live:
         while True:

@@ -7,10 +7,9 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 
-from services.arguments import aware_instant
+from services.arguments import OneLineParser, aware_instant, store_day
 from services.cluster_ddl import run_cluster_ddl
 from services.errors import CLEAR_ERRORS
 from services.extensions import COMMAND_MODULES
@@ -18,8 +17,8 @@ from services.extensions import COMMAND_MODULES
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="the report of contract §4 for a window of days or a month")
-    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (inclusive)")
-    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (exclusive)")
+    p.add_argument("--from", dest="start", type=store_day, help="first day (inclusive)")
+    p.add_argument("--to", dest="end", type=store_day, help="last day (exclusive)")
     p.add_argument("--month", help="a whole month, YYYY-MM, instead of --from and --to")
     p.add_argument("--as-of", type=aware_instant, help="judge cohorts as of this instant (default: see README)")
     p.add_argument(
@@ -46,7 +45,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="leadflow", description=__doc__)
+    parser = OneLineParser(prog="leadflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     w = sub.add_parser("worker", help="run a Faust worker: Kafka in, lifecycle state, ClickHouse out")
     w.add_argument("--web-port", type=int, help="port of /metrics and /leadflow/query (LEADFLOW_WEB_PORT)")
@@ -60,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(sub)
     _add_report(sub)
     b = sub.add_parser("board", help="live terminal board of counts and conversion")
-    b.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (default: 14 days ago)")
-    b.add_argument("--to", dest="end", type=date.fromisoformat, help="last day, exclusive (default: tomorrow)")
+    b.add_argument("--from", dest="start", type=store_day, help="first day (default: 14 days ago)")
+    b.add_argument("--to", dest="end", type=store_day, help="last day, exclusive (default: tomorrow)")
     b.add_argument("--interval", type=float, default=3.0, help="seconds between refreshes")
     d = sub.add_parser("demo", help="local demo: Kafka, worker, simulator and the live board; Ctrl-C stops all")
     d.add_argument("--rate", type=float, default=150.0, help="simulated events per second")

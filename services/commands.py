@@ -38,12 +38,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
+    judge = Judge(load_agreements(settings.agreements))  # a bad agreement ends the command before any work
     store = open_store(settings, exclusive=True)
     size = args.file.stat().st_size
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
         task = progress.add_task("replay", total=size)
-        judge = Judge(load_agreements(settings.agreements))
         stats = replay_file(
             args.file,
             store,
@@ -157,6 +157,8 @@ def cmd_board(args: argparse.Namespace) -> int:
     """Show the live board until Ctrl-C."""
     from services.board import run_board
 
+    if not 0 < args.interval <= 3600:
+        raise UsageError(f"--interval must be seconds above 0 and at most 3600, got {args.interval:g}")
     return run_board(load_settings(), args.start, args.end, args.interval)
 
 

@@ -79,11 +79,12 @@ def goal_tables(report: dict[str, Any]) -> Group:
         money = pacing["revenue"]
         table.add_row(
             f"revenue ({money['currency']})",
-            money["actual"],
-            money["expected"],
-            money["goal"],
+            # amounts are decimal strings, or floats once a window is prorated over several agreements
+            str(money["actual"]),
+            str(money["expected"]),
+            str(money["goal"]),
             _pct(money["pace"]),
-            money["projected"] or "—",
+            str(money["projected"] or "—"),
         )
         tables.append(table)
         for currency, other in report["revenue"]["other_currencies"].items():

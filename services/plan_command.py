@@ -15,7 +15,7 @@ from pipelines.agreements import in_force, load_agreements
 from pipelines.core.planning import RATE_PAIRS, GoalShare, goal_shares, json_amount
 from pipelines.settings import load_settings
 from schemas.agreement import Agreement
-from services.arguments import aware_instant
+from services.arguments import aware_instant, store_day
 from services.errors import UsageError
 from services.plan import plan_section, share_json
 from services.report import report_window
@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="an agreement's revenue goal worked backwards to the visits it needs")
     p.add_argument("--agreement", help="the agreement by name (default: the one in force today, else the next)")
     p.add_argument("--month", help="plan one month, YYYY-MM (its prorated share of the goal)")
-    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day of a window (inclusive)")
-    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day of a window (exclusive)")
+    p.add_argument("--from", dest="start", type=store_day, help="first day of a window (inclusive)")
+    p.add_argument("--to", dest="end", type=store_day, help="last day of a window (exclusive)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     actuals = p.add_argument_group("rates for the next agreement (reads the store)")
     actuals.add_argument("--from-actuals", action="store_true", help="propose rates from observed monthly cohorts")
@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actuals.add_argument("--min-sample", type=int, default=30, help="fewest entries to propose a rate (default 30)")
     actuals.add_argument("--as-of", type=aware_instant, help="judge cohorts as of this instant")
     p.set_defaults(handler=run_plan)
+
+
+MAX_MONTHS, MAX_MATURITY_DAYS = 120, 3660
 
 
 def _window(args: argparse.Namespace, agreements: Sequence[Agreement], today: date) -> tuple[date, date]:
@@ -105,8 +108,11 @@ def _proposal(args: argparse.Namespace, main: Agreement, shares: Sequence[GoalSh
     from services.plan_actuals import proposal_section
     from services.report import default_as_of
 
-    if args.months < 1 or args.maturity_days < 0 or args.min_sample < 1:
-        raise UsageError("--months and --min-sample must be at least 1, --maturity-days at least 0")
+    # bounded so that the cohorts looked at stay within the days the store holds
+    if not (1 <= args.months <= MAX_MONTHS and 0 <= args.maturity_days <= MAX_MATURITY_DAYS and args.min_sample >= 1):
+        raise UsageError(
+            f"--months must be 1 to {MAX_MONTHS}, --maturity-days 0 to {MAX_MATURITY_DAYS}, --min-sample at least 1"
+        )
     store = open_store(load_settings())
     try:
         as_of = args.as_of or default_as_of(store, now)

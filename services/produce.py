@@ -16,6 +16,7 @@ from pipelines.core.validate import parse_event
 from pipelines.replay import read_lines
 from pipelines.settings import Settings
 from pipelines.topics import DEADLETTER, STAGES, TopicNames
+from schemas.events import MAX_EVENT_BYTES
 from services.errors import KafkaUnavailable
 
 
@@ -40,8 +41,23 @@ def refusal(raw: bytes, accepted: TimeRange) -> list[tuple[str, bytes]] | None:
     """
     parsed = parse_event(raw, accepted=accepted)
     if isinstance(parsed, Invalid) and parsed.reason.startswith(TIME_OUT_OF_RANGE):
-        return [("reason", parsed.reason.encode()), ("topic", b"produce"), ("partition", b"0"), ("offset", b"0")]
+        return [("reason", parsed.reason.encode()), ("source", b"produce")]
     return None
+
+
+def _send_one(producer: KafkaProducer, names: TopicNames, fallback: str, raw: bytes, accepted: TimeRange) -> None:
+    """Send a line to its topic; a line over the body limit, or of an impossible time, to the dead-letter topic."""
+    if len(raw) > MAX_EVENT_BYTES:
+        reason = f"line of {len(raw)} bytes exceeds the collector's body limit of {MAX_EVENT_BYTES} bytes"
+        headers = [("reason", reason.encode()), ("source", b"produce")]
+        producer.send(names.name(DEADLETTER), value=raw[:1024], headers=headers)
+        return
+    refused = refusal(raw, accepted)
+    if refused is not None:
+        producer.send(names.name(DEADLETTER), value=raw, headers=refused)
+        return
+    topic, key = route(raw, names, fallback)
+    producer.send(topic, value=raw, key=key)
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
@@ -75,12 +91,7 @@ def send_lines(
     sent = 0
     try:
         for raw in lines:
-            headers = refusal(raw, settings.event_times.at(datetime.now(UTC)))
-            if headers is not None:
-                producer.send(names.name(DEADLETTER), value=raw, headers=headers)
-            else:
-                topic, key = route(raw, names, fallback)
-                producer.send(topic, value=raw, key=key)
+            _send_one(producer, names, fallback, raw, settings.event_times.at(datetime.now(UTC)))
             sent += 1
             if rate > 0:
                 ahead = sent / rate - (time.monotonic() - started)

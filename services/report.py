@@ -14,6 +14,7 @@ from pipelines.core.lifecycle import FUNNEL
 from pipelines.core.planning import GoalShare, cumulative_conversion, goal_shares, month_bounds
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
+from services.arguments import day_problem
 from services.errors import UsageError
 from services.plan import main_currency, pacing_section, plan_section, share_times, targets_section
 from services.report_feedback import feedback_section
@@ -30,9 +31,13 @@ def report_window(start: date | None, end: date | None, month: str | None) -> tu
         if start is not None or end is not None:
             raise UsageError("--month stands for --from and --to: give one or the other")
         try:
-            return month_bounds(month)
+            first, after = month_bounds(month)
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"--month: {exc}") from None
+        problem = day_problem(first) or day_problem(after)
+        if problem:
+            raise UsageError(f"--month {month}: {problem}")
+        return first, after
     if start is None or end is None:
         raise UsageError("give --from and --to, or --month YYYY-MM")
     if end <= start:

@@ -25,6 +25,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.arguments import LAST_INSTANT
 from services.simulate_crm import BERLIN, HOUR, MINUTE, Draft, Story, delay
 
 WEB_SOURCE = "/web/www.example.com"
@@ -96,6 +97,8 @@ class SimulationConfig:
                 raise ValueError(f"{spec.name} must be a whole number >= 0, got {value!r}")
             if spec.type == "float" and not 0 <= value <= 1:
                 raise ValueError(f"{spec.name} must be in [0, 1], got {value!r}")
+        if self.days > (LAST_INSTANT - self.start).days:
+            raise ValueError(f"days: {self.days} days from {self.start.date()} would end past what the store holds")
 
 
 @dataclass(frozen=True, slots=True)

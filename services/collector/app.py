@@ -9,8 +9,10 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
+from aiohttp_remotes import XForwardedStrict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipelines.settings import ConfigError
@@ -24,7 +26,9 @@ from services.collector.state import COLLECTOR, Collector
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SNIPPET: web.AppKey[bytes] = web.AppKey("snippet", bytes)
-ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+UNPROXIED = ("/healthz", "/readyz", "/metrics")  # probes and Prometheus may call the collector directly
+LINGER_SECONDS = 2.0  # how long the rest of a refused body is drained before the connection is closed
 
 
 def snippet_source() -> bytes:
@@ -81,7 +85,11 @@ def build_app(
 ) -> web.Application:
     """Return the collector application around a way to Kafka (a KafkaGate, or a fake in tests)."""
     # aiohttp's own limit only as a backstop: read_body answers oversize bodies with the collector's JSON
-    app = web.Application(middlewares=[observe], client_max_size=config.settings.max_body_bytes + 1024)
+    middlewares: list[Any] = [observe]
+    if config.proxies:
+        # one proxy hop (e.g. the TLS terminator): only it may connect, and its X-Forwarded-For names the client
+        middlewares.append(XForwardedStrict([config.proxies], white_paths=UNPROXIED).middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=config.settings.max_body_bytes + 1024)
     app[COLLECTOR] = Collector(config, gate, metrics or CollectorMetrics(), clock)
     app[SNIPPET] = snippet_source()
     app.router.add_post("/v1/events", post_events)
@@ -97,7 +105,13 @@ async def serve(config: CollectorConfig, ready: Callable[[str], None] = print) -
     """Run the collector until SIGTERM or SIGINT; Kafka may come and go meanwhile."""
     collector_metrics = CollectorMetrics()
     gate = KafkaGate(config.leadflow, config.settings.produce_timeout, collector_metrics.kafka_ready.set)
-    runner = web.AppRunner(build_app(config, gate, metrics=collector_metrics), access_log=None)
+    # keepalive_timeout also bounds how long a connection may take to send its request line and headers
+    runner = web.AppRunner(
+        build_app(config, gate, metrics=collector_metrics),
+        access_log=None,
+        keepalive_timeout=config.settings.read_timeout,
+        lingering_time=LINGER_SECONDS,
+    )
     await runner.setup()
     host, port = config.settings.host, config.settings.port
     try:

@@ -28,7 +28,7 @@ class BodyError(Exception):
 
 @dataclass(frozen=True)
 class Item:
-    """One element of a body: the event's JSON bytes, or why it is not an event at all."""
+    """One element of a body: its JSON bytes (None if they cannot be had), and why it is no event, if it is not."""
 
     raw: bytes | None
     problem: str | None = None
@@ -64,12 +64,11 @@ def split_structured(body: bytes, content_type: str | None) -> list[Item]:
 
 def _item(element: object) -> Item:
     """One batch element as its own JSON bytes, or why it cannot be."""
-    if not isinstance(element, dict):
-        return Item(None, "not a JSON object")
     try:
-        return Item(orjson.dumps(element))
+        raw = orjson.dumps(element)
     except orjson.JSONEncodeError:
         return Item(None, "nested too deeply")
+    return Item(raw) if isinstance(element, dict) else Item(raw, "not a JSON object")
 
 
 def from_binary(headers: Mapping[str, str], body: bytes) -> bytes:

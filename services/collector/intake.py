@@ -62,7 +62,7 @@ def check_event(
     index: int, item: Item, client: Client | None, names: TopicNames, accepted: TimeRange | None = None
 ) -> Accepted | Rejected:
     """Validate one event against the schemas, the accepted times and the caller's grant (None: a trusted adapter)."""
-    if item.raw is None:
+    if item.raw is None or item.problem is not None:
         return Rejected(index, None, item.problem or "not an event")
     parsed = parse_event(item.raw, accepted=accepted)
     if isinstance(parsed, Invalid):
@@ -100,11 +100,12 @@ def _result(outcome: Outcome) -> dict[str, Any]:
     return {"index": outcome.index, "id": outcome.id, "status": status, "reason": outcome.reason}
 
 
-def answer(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """Return the JSON answer: counts, then one result per event in request order."""
+def answer(outcomes: Sequence[Outcome], deadlettered: int = 0) -> dict[str, Any]:
+    """Return the JSON answer: counts (rejected events kept on the dead-letter topic too), then one result per event."""
     return {
         "accepted": sum(isinstance(o, Accepted) for o in outcomes),
         "rejected": sum(isinstance(o, Rejected) for o in outcomes),
         "failed": sum(isinstance(o, Failed) for o in outcomes),
+        "deadlettered": deadlettered,
         "results": [_result(o) for o in sorted(outcomes, key=lambda o: o.index)],
     }

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar, cast
 
 from aiokafka import AIOKafkaProducer
@@ -67,7 +67,9 @@ class Gate(Protocol):
         """Check Kafka now (cheaply) and return whether it answers."""
         ...
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """Write one message and wait for every in-sync replica, or raise KafkaDown."""
         ...
 
@@ -145,12 +147,15 @@ class KafkaGate:
         self._set_ready(answered)
         return answered
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """Write one message and wait for every in-sync replica, or raise KafkaDown."""
         if self._producer is None or not self._ready:
             raise KafkaDown("Kafka is unavailable")
+        sent = self._producer.send_and_wait(topic, value=value, key=key, headers=list(headers) or None)
         try:
-            await asyncio.wait_for(self._producer.send_and_wait(topic, value=value, key=key), timeout=self._timeout)
+            await asyncio.wait_for(sent, timeout=self._timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             self._set_ready(False)
             raise KafkaDown(f"Kafka did not confirm the write ({type(exc).__name__})") from None

@@ -1,4 +1,4 @@
-"""Per-source API keys (stored as SHA-256 hashes, compared in constant time) and optional HMAC signatures."""
+"""Per-source API keys (stored as SHA-256 hashes, compared in constant time) and what each may send."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from schemas.events import EVENT_MODELS
+from services.collector.ratelimit import parse_rate
 
-SIGNATURE_HEADER = "X-Leadflow-Signature"
 HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -28,6 +28,14 @@ class Grant(BaseModel):
     types: tuple[str, ...] | None = None
     sources: tuple[str, ...] | None = None
     origins: tuple[str, ...] | None = None
+    rate_limit: str | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _readable_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
 
     @field_validator("types")
     @classmethod
@@ -109,25 +117,3 @@ def origin_problem(grant: Grant, origin: str | None) -> str | None:
     if grant.origins is None or origin is None or origin in grant.origins:
         return None
     return f"origin {origin} is not allowed for this key"
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """Return the X-Leadflow-Signature value for a body sent at `timestamp` (Unix seconds)."""
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def signature_problem(secret: str, header: str | None, body: bytes, now: float, max_age: int) -> str | None:
-    """Check an X-Leadflow-Signature header (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t." + body>`)."""
-    if not header:
-        return f"missing {SIGNATURE_HEADER}: this key requires signed requests"
-    parts = dict(p.strip().partition("=")[::2] for p in header.split(","))
-    stamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not (stamp.isascii() and stamp.isdigit()) or not given:
-        return f"malformed {SIGNATURE_HEADER}: expected t=<unix seconds>,v1=<hex>"
-    if abs(now - int(stamp)) > max_age:
-        return f"{SIGNATURE_HEADER} timestamp is more than {max_age} s away from the collector's clock"
-    expected = sign(secret, int(stamp), body).partition(",v1=")[2]
-    if not hmac.compare_digest(expected.encode(), given.encode()):
-        return f"{SIGNATURE_HEADER} does not match the body"
-    return None

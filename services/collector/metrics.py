@@ -30,6 +30,18 @@ class CollectorMetrics:
             ("reason",),
             registry=self.registry,
         )
+        self.dead_letters = Counter(
+            "leadflow_collector_dead_letters",
+            "refused requests and events sent to the dead-letter topic, by outcome (written, failed)",
+            ("outcome",),
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "leadflow_collector_rate_limited",
+            "requests answered 429, by budget (key: a key's requests, address: an address's failed attempts)",
+            ("budget",),
+            registry=self.registry,
+        )
         self.hubspot = Counter(
             "leadflow_collector_hubspot_deliveries",
             "HubSpot deliveries, by outcome (mapped, ignored, rejected)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipelines.settings import ConfigError, Settings, load_settings
 from pipelines.topics import TopicNames
+from schemas.events import MAX_EVENT_BYTES
 from services.collector.hubspot_table import DEFAULT_TABLE, StageTable, load_deal_contacts, load_stage_table
 from services.collector.keys import KeyRing, load_keyring
+from services.collector.ratelimit import parse_rate
 
 PREFIX = "LEADFLOW_COLLECTOR_"
 
@@ -24,6 +27,20 @@ def _check_public_url(value: str | None) -> str | None:
     return value.rstrip("/") if value else value
 
 
+def _check_rate(value: str) -> str:
+    parse_rate(value)
+    return value
+
+
+def _check_networks(value: str) -> str:
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        ip_network(item, strict=False)  # ValueError names the item
+    return value
+
+
+Rate = Annotated[str, AfterValidator(_check_rate)]
+
+
 class CollectorSettings(BaseSettings):
     """Configuration of `leadflow collector`; see docs/collector.md."""
 
@@ -32,10 +49,14 @@ class CollectorSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=1, le=65535)
     keys_file: Path | None = None
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    max_body_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024, le=64 * 1_048_576)
     max_batch: int = Field(default=500, ge=1, le=10_000)
     produce_timeout: float = Field(default=4.0, gt=0, le=60)
     signature_max_age: int = Field(default=300, ge=10, le=3600)
+    rate_limit: Rate = "100/second"
+    failure_limit: Rate = "20/minute"
+    read_timeout: float = Field(default=10.0, gt=0, le=300)
+    trusted_proxies: Annotated[str, AfterValidator(_check_networks)] = ""
     public_url: Annotated[str | None, AfterValidator(_check_public_url)] = None
     hubspot_client_secret: SecretStr | None = None
     hubspot_stage_map: Path | None = None
@@ -52,6 +73,11 @@ class CollectorConfig:
     keys: KeyRing
     stage_table: StageTable
     deal_contacts: dict[int, int]
+
+    @property
+    def proxies(self) -> list[str]:
+        """Return the addresses or networks of the trusted reverse proxy (empty: callers connect directly)."""
+        return [p.strip() for p in self.settings.trusted_proxies.split(",") if p.strip()]
 
     @property
     def names(self) -> TopicNames:
@@ -76,6 +102,8 @@ def read_document(path: Path, variable: str) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{PREFIX}{variable}: cannot read {path} ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{PREFIX}{variable}: {path} is not UTF-8 (byte {exc.start}: {exc.reason})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{PREFIX}{variable}: {path} is not YAML/JSON ({str(exc).splitlines()[0]})") from None
 

@@ -1,4 +1,4 @@
-"""Integration fixtures: one real Kafka broker per session, fresh topics and stores per test."""
+"""Integration fixtures: fresh topics and stores per test, on the session's broker (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
-from tests.integration.kafka_fixture import LocalKafka, free_port
+from tests.integration.kafka_fixture import LocalKafka
 from tests.integration.processes import group_env
 from tests.integration.store_processes import Running, small_simulation
-
-
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    """A real KRaft broker on loopback for the whole session; failing to start it fails the tests."""
-    broker = LocalKafka(free_port(), tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +15,9 @@ from pipelines.settings import Settings
 from services.collector.app import build_app
 from services.collector.hubspot_table import DEFAULT_TABLE
 from services.collector.kafka import KafkaDown
-from services.collector.keys import hash_key, load_keyring, sign
+from services.collector.keys import hash_key, load_keyring
 from services.collector.settings import CollectorConfig, CollectorSettings
+from services.collector.signing import sign
 from tests.unit.factories import T0, envelope
 
 WEB_KEY = "lf_website_0123456789abcdefghijklmnop"
@@ -38,11 +40,12 @@ KEYS = {
 
 @dataclass
 class FakeGate:
-    """Kafka as the tests want it: up, down, or failing writes; records what was sent."""
+    """Kafka as the tests want it: up, down, or failing writes; records what was sent, dead letters apart."""
 
     up: bool = True
     failing: bool = False
-    sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    dead: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -51,10 +54,15 @@ class FakeGate:
     async def check(self) -> bool:
         return self.up
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        if self.failing:
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
+        if self.failing or not self.up:
             raise KafkaDown("Kafka did not confirm the write (KafkaTimeoutError)")
-        self.sent.append((topic, key, value))
+        if topic == "t.leadflow.deadletter":
+            self.dead.append((value, {k: v.decode() for k, v in headers}))
+        else:
+            self.sent.append((topic, key, value))
 
 
 def config(**settings: Any) -> CollectorConfig:
@@ -151,7 +159,13 @@ def test_beacon_from_the_allowed_origin_is_accepted() -> None:
     answer = call(gate, "POST", f"/v1/events?key={WEB_KEY}", data=orjson.dumps(visit()), headers=headers)
     assert (answer.status, answer.body) == (
         200,
-        {"accepted": 1, "rejected": 0, "failed": 0, "results": [{"index": 0, "id": "v1", "status": "accepted"}]},
+        {
+            "accepted": 1,
+            "rejected": 0,
+            "failed": 0,
+            "deadlettered": 0,
+            "results": [{"index": 0, "id": "v1", "status": "accepted"}],
+        },
     )
     assert gate.sent == [("t.leadflow.visits", b"vis-1", orjson.dumps(visit()))]
 
@@ -167,7 +181,7 @@ def test_signed_key_needs_a_good_signature() -> None:
     bad = signed_call(FakeGate(), body, sign("not-the-secret", int(NOW), body))
     assert (bad.status, bad.body) == (
         401,
-        {"error": "bad_signature", "message": "X-Leadflow-Signature does not match the body"},
+        {"error": "bad_signature", "message": "X-Leadflow-Signature does not match"},
     )
     missing = signed_call(FakeGate(), body, None)
     assert (missing.status, missing.body) == (
@@ -221,6 +235,7 @@ def test_mixed_batch_answers_per_event() -> None:
             "accepted": 1,
             "rejected": 2,
             "failed": 0,
+            "deadlettered": 2,
             "results": [
                 {"index": 0, "id": "v1", "status": "accepted"},
                 {"index": 1, "id": "v2", "status": "rejected", "reason": "data.url: Field required"},
@@ -229,6 +244,11 @@ def test_mixed_batch_answers_per_event() -> None:
         },
     )
     assert [(t, k) for t, k, _ in gate.sent] == [("t.leadflow.visits", b"vis-1")]
+    assert [(orjson.loads(value), headers["reason"], headers["index"]) for value, headers in gate.dead] == [
+        (no_url, "data.url: Field required", "1"),
+        (42, "not a JSON object", "2"),
+    ]
+    assert {headers["key"] for _, headers in gate.dead} == {"crm"}
 
 
 def test_browser_key_may_not_send_crm_events() -> None:
@@ -240,6 +260,7 @@ def test_browser_key_may_not_send_crm_events() -> None:
             "accepted": 0,
             "rejected": 1,
             "failed": 0,
+            "deadlettered": 1,
             "results": [
                 {
                     "index": 0,
@@ -310,6 +331,7 @@ def test_writes_kafka_does_not_confirm_are_failed() -> None:
             "accepted": 0,
             "rejected": 0,
             "failed": 1,
+            "deadlettered": 0,
             "results": [
                 {
                     "index": 0,
@@ -347,3 +369,87 @@ def test_health_readiness_metrics_snippet_and_unknown_routes() -> None:
     assert (wrong_method.status, wrong_method.body["error"]) == (405, "method_not_allowed")
     down = call(FakeGate(up=False), "GET", "/readyz")
     assert (down.status, down.body) == (503, {"status": "unavailable", "kafka": "unavailable"})
+
+
+def test_refused_callers_are_dead_lettered_with_the_key_they_presented() -> None:
+    gate = FakeGate()
+    body = orjson.dumps(visit())
+    wrong = call(gate, "POST", "/v1/events", data=body, headers=bearer("lf_crm_wrong"))
+    foreign = {"Origin": "http://evil.test", "Content-Type": "text/plain"}
+    call(gate, "POST", f"/v1/events?key={WEB_KEY}", data=body, headers=foreign)
+    assert wrong.status == 401 and gate.sent == []
+    assert [(v, h["key"], h["reason"], h["source"], h["route"]) for v, h in gate.dead] == [
+        (body, "unknown", "invalid API key", "collector", "/v1/events"),
+        (body, "website", "origin http://evil.test is not allowed for this key", "collector", "/v1/events"),
+    ]
+
+
+def binary_headers(key: str, **attributes: str) -> dict[str, str]:
+    ce = {"specversion": "1.0", "id": "b1", "source": "/crm/x", "type": "crm.lifecycle_changed", **attributes}
+    headers = {f"ce-{name}": value for name, value in ce.items()}
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json", **headers}
+
+
+def test_a_signed_binary_request_replayed_with_another_id_or_time_is_refused() -> None:
+    body = b'{"lead_id": "lead-1", "stage": "sql"}'
+    original = binary_headers(SIGNED_KEY, time="2026-11-02T09:00:00+00:00", subject="lead-1")
+    signed = original | {"X-Leadflow-Signature": sign(HMAC_SECRET, int(NOW), body, original.items())}
+    gate = FakeGate()
+    answers = calls(
+        gate,
+        [
+            ("POST", "/v1/events", {"data": body, "headers": signed}),
+            ("POST", "/v1/events", {"data": body, "headers": signed | {"ce-id": "b2"}}),
+            ("POST", "/v1/events", {"data": body, "headers": signed | {"ce-time": "2031-01-01T00:00:00+00:00"}}),
+        ],
+    )
+    assert [a.status for a in answers] == [200, 401, 401]
+    assert len(gate.sent) == 1 and orjson.loads(gate.sent[0][2])["id"] == "b1"
+    assert [(h["ce_id"], h["ce_time"][:4], h["key"]) for _, h in gate.dead] == [
+        ("b2", "2026", "signed"),
+        ("b1", "2031", "signed"),
+    ]
+
+
+def test_a_key_over_its_rate_is_answered_429_with_retry_after() -> None:
+    requests = [
+        ("POST", "/v1/events", {"data": orjson.dumps(lifecycle(str(i))), "headers": bearer()}) for i in range(4)
+    ]
+    answers = calls(FakeGate(), requests, config(rate_limit="3/minute"))
+    assert [a.status for a in answers] == [200, 200, 200, 429]
+    assert answers[3].body["error"] == "rate_limited" and 1 <= int(answers[3].headers["Retry-After"]) <= 60
+
+
+def test_an_address_past_its_failures_is_refused_even_with_a_good_key() -> None:
+    bad = ("POST", "/v1/events", {"data": b"{}", "headers": bearer("lf_crm_guess")})
+    good = ("POST", "/v1/events", {"data": orjson.dumps(lifecycle()), "headers": bearer()})
+    gate = FakeGate()
+    answers = calls(gate, [bad, bad, good], config(failure_limit="2/minute"))
+    assert [a.status for a in answers] == [401, 401, 429]
+    assert gate.sent == [] and len(gate.dead) == 2
+
+
+def test_a_body_that_does_not_arrive_in_time_is_answered_408() -> None:
+    async def trickle() -> Any:
+        yield b"["
+        await asyncio.sleep(2)
+        yield b"]"
+
+    answer = call(FakeGate(), "POST", "/v1/events", config(read_timeout=0.3), data=trickle(), headers=bearer())
+    assert (answer.status, answer.body["error"], answer.headers.get("Connection")) == (408, "body_timeout", "close")
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_address_it_forwards() -> None:
+    gate = FakeGate()
+    forwarded = bearer("lf_crm_wrong") | {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answers = calls(
+        gate,
+        [
+            ("POST", "/v1/events", {"data": b"{}", "headers": forwarded}),
+            ("POST", "/v1/events", {"data": b"{}", "headers": bearer()}),  # around the proxy
+            ("GET", "/healthz", {}),
+        ],
+        config(trusted_proxies="127.0.0.1, ::1"),
+    )
+    assert [a.status for a in answers] == [401, 400, 200]
+    assert [h["address"] for _, h in gate.dead] == ["203.0.113.9"]

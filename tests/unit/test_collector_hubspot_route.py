@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from services.collector.hubspot_signature import signature_v3
-from tests.unit.test_collector_app import NOW, Answer, FakeGate, call, config
+from tests.unit.test_collector_app import NOW, Answer, FakeGate, call, calls, config
 from tests.unit.test_hubspot_mapping import CONTACT_CREATED, LIFECYCLE
 
 URL = "https://collector.example.com/v1/hubspot"
@@ -36,6 +36,7 @@ def test_signed_deliveries_are_mapped_and_answered_per_delivery() -> None:
             "ignored": 1,
             "rejected": 2,
             "failed": 0,
+            "deadlettered": 2,
             "results": [
                 {
                     "index": 0,
@@ -74,13 +75,36 @@ def test_signed_deliveries_are_mapped_and_answered_per_delivery() -> None:
         "stage": "lead",
         "reason": "hubspot lifecyclestage=subscriber",
     }
+    assert [(orjson.loads(value), headers["index"], headers["key"]) for value, headers in gate.dead] == [
+        (unknown, "2", "hubspot"),
+        ({"eventId": "x"}, "3", "hubspot"),
+    ]
+    assert gate.dead[0][1]["reason"].startswith("unknown lifecyclestage value '1234567'")
+
+
+def test_unmapped_deliveries_not_kept_are_sent_again() -> None:
+    """A delivery that maps to nothing is answered 200 only once it is on the dead-letter topic."""
+    unknown = {**LIFECYCLE, "eventId": 2, "propertyValue": "1234567"}
+    answer = hubspot(FakeGate(failing=True), orjson.dumps([unknown]))
+    assert (answer.status, answer.body["deadlettered"], answer.body["rejected"]) == (503, 0, 1)
+    assert answer.headers["Retry-After"] == "5"
+    down = hubspot(FakeGate(up=False), orjson.dumps([unknown]))
+    assert (down.status, down.body["error"]) == (503, "kafka_unavailable")
 
 
 def test_bad_signature() -> None:
-    answer = hubspot(FakeGate(), orjson.dumps([LIFECYCLE]), secret="someone-else")
+    gate = FakeGate()
+    answer = hubspot(gate, orjson.dumps([LIFECYCLE]), secret="someone-else")
     assert (answer.status, answer.body) == (
         401,
         {"error": "bad_signature", "message": "X-HubSpot-Signature-v3 does not match"},
+    )
+    [(value, headers)] = gate.dead
+    assert orjson.loads(value) == [LIFECYCLE] and gate.sent == []
+    assert (headers["key"], headers["reason"], headers["route"]) == (
+        "unknown",
+        "X-HubSpot-Signature-v3 does not match",
+        "/v1/hubspot",
     )
 
 
@@ -124,3 +148,21 @@ def test_not_an_array() -> None:
         400,
         {"error": "invalid_body", "message": "expected the JSON array of deliveries HubSpot sends"},
     )
+
+
+def test_only_signed_deliveries_spend_hubspots_budget_and_over_it_hubspot_is_told_to_retry() -> None:
+    body = orjson.dumps([LIFECYCLE])
+    stamp = str(int(NOW * 1000) - 1000)
+    signed = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": signature_v3("hubspot-secret", "POST", URL, body, stamp),
+        "X-HubSpot-Request-Timestamp": stamp,
+    }
+    unsigned = ("POST", "/v1/hubspot", {"data": body})
+    answers = calls(
+        FakeGate(),
+        [unsigned, unsigned, ("POST", "/v1/hubspot", {"data": body, "headers": signed})] * 2,
+        config(rate_limit="1/minute"),
+    )
+    assert [a.status for a in answers] == [401, 401, 200, 401, 401, 503]
+    assert (answers[5].body["error"], 1 <= int(answers[5].headers["Retry-After"]) <= 60) == ("rate_limited", True)

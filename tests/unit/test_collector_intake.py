@@ -28,7 +28,7 @@ def test_a_single_event_passes_byte_for_byte() -> None:
 def test_a_batch_splits_and_marks_non_objects() -> None:
     items = split_structured(orjson.dumps([visit(), 3]), "application/json")
     assert items[0].raw is not None and orjson.loads(items[0].raw) == visit()
-    assert items[1] == Item(None, "not a JSON object")
+    assert items[1] == Item(b"3", "not a JSON object")  # its bytes kept, for the dead-letter topic
 
 
 @pytest.mark.parametrize(
@@ -97,10 +97,11 @@ def test_status_and_answer() -> None:
     lost = Failed(2, "c", "Kafka did not confirm the write")
     cases: list[list[Accepted | Rejected | Failed]] = [[ok], [ok, no], [no], [ok, lost]]
     assert [status_of(x) for x in cases] == [200, 207, 422, 503]
-    assert answer([no, ok]) == {
+    assert answer([no, ok], 1) == {
         "accepted": 1,
         "rejected": 1,
         "failed": 0,
+        "deadlettered": 1,
         "results": [
             {"index": 0, "id": "a", "status": "accepted"},
             {"index": 1, "id": None, "status": "rejected", "reason": "why"},

@@ -1,4 +1,4 @@
-"""API keys (hashed, per source, with grants) and the collector's own HMAC signature."""
+"""API keys (hashed, per source, with grants)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from services.collector.keys import (
     load_keyring,
     new_key,
     origin_problem,
-    sign,
-    signature_problem,
 )
 
 WEB_KEY = "lf_website_0123456789abcdefghijklmnop"
@@ -85,25 +83,3 @@ def test_origins() -> None:
     assert origin_problem(grant, "https://www.example.com") is None
     assert origin_problem(grant, None) is None  # not a browser: the key itself is the check
     assert origin_problem(grant, "https://evil.example") == "origin https://evil.example is not allowed for this key"
-
-
-def test_signature_round_trip_and_failures() -> None:
-    body = b'{"a":1}'
-    header = sign("s3cret", 1_800_000_000, body)
-    assert header.startswith("t=1800000000,v1=")
-    assert signature_problem("s3cret", header, body, 1_800_000_100, 300) is None
-    assert signature_problem("s3cret", header, body + b" ", 1_800_000_100, 300) == (
-        "X-Leadflow-Signature does not match the body"
-    )
-    assert (
-        signature_problem("other", header, body, 1_800_000_100, 300) == "X-Leadflow-Signature does not match the body"
-    )
-    assert signature_problem("s3cret", header, body, 1_800_000_301, 300) == (
-        "X-Leadflow-Signature timestamp is more than 300 s away from the collector's clock"
-    )
-    assert signature_problem("s3cret", None, body, 0, 300) == (
-        "missing X-Leadflow-Signature: this key requires signed requests"
-    )
-    assert signature_problem("s3cret", "v1=abc", body, 0, 300) == (
-        "malformed X-Leadflow-Signature: expected t=<unix seconds>,v1=<hex>"
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -87,3 +88,29 @@ def test_bad_files_name_the_entry(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     broken.write_text("{unclosed")
     line = one_line_error(monkeypatch, LEADFLOW_COLLECTOR_HUBSPOT_DEALS_FILE=str(broken))
     assert line.startswith(f"LEADFLOW_COLLECTOR_HUBSPOT_DEALS_FILE: {broken} is not YAML/JSON")
+
+
+def test_limits_and_proxies_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = load_collector_settings()
+    assert (settings.rate_limit, settings.failure_limit, settings.read_timeout) == ("100/second", "20/minute", 10.0)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"crm": {"key_sha256": hash_key("k" * 30)}}))
+    base = {"LEADFLOW_COLLECTOR_KEYS_FILE": str(keys)}
+    assert one_line_error(monkeypatch, **base, LEADFLOW_COLLECTOR_RATE_LIMIT="lots").startswith(
+        "LEADFLOW_COLLECTOR_RATE_LIMIT: Value error, expected a rate such as 100/second"
+    )
+    monkeypatch.delenv("LEADFLOW_COLLECTOR_RATE_LIMIT")
+    assert one_line_error(monkeypatch, LEADFLOW_COLLECTOR_TRUSTED_PROXIES="10.0.0.1,proxy.local").startswith(
+        "LEADFLOW_COLLECTOR_TRUSTED_PROXIES: Value error, 'proxy.local' does not appear to be an IPv4 or IPv6 network"
+    )
+    monkeypatch.delenv("LEADFLOW_COLLECTOR_TRUSTED_PROXIES")
+    keys.write_text(json.dumps({"crm": {"key_sha256": hash_key("k" * 30), "rate_limit": "often"}}))
+    assert "crm.rate_limit: Value error, expected a rate" in one_line_error(monkeypatch)
+
+
+def test_a_key_file_that_is_not_utf8_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_bytes(b"crm: \xff\xfe\n")
+    assert one_line_error(monkeypatch, LEADFLOW_COLLECTOR_KEYS_FILE=str(keys)) == (
+        f"LEADFLOW_COLLECTOR_KEYS_FILE: {keys} is not UTF-8 (byte 5: invalid start byte)"
+    )
