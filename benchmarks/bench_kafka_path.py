@@ -6,12 +6,16 @@ A local KRaft broker on a free port in a temporary directory; a simulated file p
 onto fresh topics (unique prefix). Then, with every event already in Kafka:
 (a) baseline: an AIOKafkaConsumer on the same input topics (fresh group, earliest), `orjson.loads` of every value,
     until it has read every produced message;
+(f) Faust's own floors (benchmarks/faust_floor.py, each in a process of its own, fresh group): a trivial agent
+    that decodes every value, and the same adding 1 to a changelogged table per event; each timed from its
+    partitions being assigned until it has consumed every message;
 (b) leadflow: `leadflow worker` (own chDB store, web port, app id), timed from its start until its store holds
     every event (`events FINAL` = distinct valid events, `dead_letters FINAL` = malformed lines), polled through
     the worker's /leadflow/query page. Start-up is the time until its web port answers;
 (c) `--group` workers (default 2) in a new consumer group over the same topics, sharing one embedded store held
     by `leadflow store serve`: timed from the first spawn, rate counted from when every web port answers.
-Target: (b) at least half of (a) in the same run. Broker, workers and store service are stopped at the end.
+Targets: (b) at least 1.5x the table floor and 0.5x the plain floor, in the same run. Broker, workers and store
+service are stopped at the end.
 Prints a few human-readable lines and one final JSON line.
 """
 
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +59,10 @@ from tests.integration.kafka_fixture import free_port
 from tests.integration.processes import Worker, group_env, leadflow_json
 from tests.integration.store_processes import StoreService
 
-TARGET_RATIO = 0.5
+REPO = Path(__file__).resolve().parents[1]
+TABLE_FLOOR_TARGET = 1.5
+PLAIN_FLOOR_TARGET = 0.5
+FLOOR_TIMEOUT = 600.0
 
 
 @dataclass
@@ -131,6 +139,18 @@ async def _consume(bootstrap: str, topics: Sequence[str], expected: int, timeout
 def run_baseline(bootstrap: str, topics: Sequence[str], expected: int, timeout: float) -> BaselineRun:
     """Read every produced message with a bare aiokafka consumer, decoding each value."""
     return asyncio.run(_consume(bootstrap, topics, expected, timeout))
+
+
+def run_floor(bootstrap: str, prefix: str, partitions: int, expected: int, table: bool) -> dict[str, Any]:
+    """Run one Faust floor in a process of its own until it has consumed every message; return its figures."""
+    args = [sys.executable, "-m", "benchmarks.faust_floor", "--bootstrap", bootstrap, "--prefix", prefix]
+    args += ["--partitions", str(partitions), "--expected", str(expected), *(["--table"] if table else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=FLOOR_TIMEOUT, check=False, cwd=REPO)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the Faust floor ended with {done.returncode} and no figures: {done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
 
 
 def drain(
@@ -264,6 +284,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"                             {base_steady:>9,.0f} events/s excl. start-up (assigned -> done)")
 
+            floors = {}
+            for kind in ("plain", "table"):
+                floor = run_floor(kafka.bootstrap, env["LEADFLOW_TOPIC_PREFIX"], args.partitions, sent, kind == "table")
+                floors[kind] = rate(floor["events"], floor["seconds"])
+                what = "orjson per event" if kind == "plain" else "orjson + 1 changelogged table write per event"
+                print(
+                    f"(f) Faust floor, {kind}:       {floors[kind]:>9,.0f} events/s ({what}; assigned -> done, "
+                    f"{floor['seconds_from_start']:.1f} s from its start)",
+                    flush=True,
+                )
+
             started = time.perf_counter()
             with running_worker(env, root) as (worker, port_at):
                 run = drain(worker, started, port_at, summary.valid, summary.malformed, args.timeout, args.poll)
@@ -316,10 +347,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = rate(lf_excl, base_steady)
     ratio_total = rate(lf_total, base_total)
     ratio_steady = rate(lf_steady, base_steady)
-    meets = run.complete and ratio >= TARGET_RATIO
+    table_ratio, plain_ratio = rate(lf_excl, floors["table"]), rate(lf_excl, floors["plain"])
+    meets = run.complete and table_ratio >= TABLE_FLOOR_TARGET and plain_ratio >= PLAIN_FLOOR_TARGET
     print(
-        f"ratio leadflow/baseline: {ratio:.3f} excl. start-up (target >= {TARGET_RATIO}: "
-        f"{'MET' if meets else 'NOT MET'}); {ratio_total:.3f} incl. start-up; {ratio_steady:.3f} after first row"
+        f"worker / table floor: {table_ratio:.2f} (target >= {TABLE_FLOOR_TARGET}); worker / plain floor: "
+        f"{plain_ratio:.2f} (target >= {PLAIN_FLOOR_TARGET}): {'MET' if meets else 'NOT MET'}"
+    )
+    print(
+        f"ratio leadflow/bare loop: {ratio:.3f} excl. start-up; {ratio_total:.3f} incl. start-up; "
+        f"{ratio_steady:.3f} after first row"
     )
     figures["load_after"] = load_after()
     figures.update(
@@ -345,13 +381,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "worker_events_processed": processed,
             "worker_events_stored": run.events,
             "worker_dead_letters_stored": run.dead_letters,
-            "worker_events_per_s": round(lf_total),
+            "bare_events_per_s": round(base_steady),
+            "faust_plain_floor_events_per_s": round(floors["plain"]),
+            "faust_table_floor_events_per_s": round(floors["table"]),
+            "worker_events_per_s": round(lf_excl),
+            "worker_events_per_s_incl_startup": round(lf_total),
             "worker_events_per_s_excl_startup": round(lf_excl),
+            "worker_to_table_floor": round(table_ratio, 3),
+            "worker_to_plain_floor": round(plain_ratio, 3),
             "worker_rows_per_s_after_first_row": round(lf_steady),
             "ratio": round(ratio, 4),
             "ratio_incl_startup": round(ratio_total, 4),
             "ratio_after_first_row": round(ratio_steady, 4),
-            "target_ratio": TARGET_RATIO,
+            "target_to_table_floor": TABLE_FLOOR_TARGET,
+            "target_to_plain_floor": PLAIN_FLOOR_TARGET,
             "meets_target": meets,
         }
     )
