@@ -146,10 +146,12 @@ def run_floor(bootstrap: str, prefix: str, partitions: int, expected: int, table
     args = [sys.executable, "-m", "benchmarks.faust_floor", "--bootstrap", bootstrap, "--prefix", prefix]
     args += ["--partitions", str(partitions), "--expected", str(expected), *(["--table"] if table else [])]
     done = subprocess.run(args, capture_output=True, text=True, timeout=FLOOR_TIMEOUT, check=False, cwd=REPO)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
+    # Faust's worker sends what the agent prints to its log: the figures are the JSON object on either stream
+    lines = (done.stdout + done.stderr).splitlines()
+    found = [line[line.index('{"events"') :] for line in lines if '{"events"' in line]
+    if not found:
         raise RuntimeError(f"the Faust floor ended with {done.returncode} and no figures: {done.stderr[-2000:]}")
-    figures: dict[str, Any] = json.loads(lines[-1])
+    figures: dict[str, Any] = json.loads(found[-1])
     return figures
 
 

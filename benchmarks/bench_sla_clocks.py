@@ -67,13 +67,14 @@ from benchmarks.sla_clock_state import (
     verify_sample,
 )
 from pipelines import sla_agent
+from pipelines.checkpoint import Checkpoint
 from pipelines.core.codec import from_ms, lead_from_bytes, lead_to_bytes, sla_from_bytes, to_ms
 from pipelines.core.lead import LeadState
 from pipelines.core.messages import from_check_message
 from pipelines.core.model import Invalid
 from pipelines.core.sla import WARNING
 from pipelines.core.steps import sla_step
-from pipelines.sink_service import BatchingSink
+from pipelines.sink_service import StoreWriter
 from pipelines.sla_agent import SlaShell
 
 
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sorted_dues = sorted(state.dues)
     checks = ListTopic()
     executor = ThreadPoolExecutor(max_workers=1)
-    sink = BatchingSink(NullStore(), executor, 10**9, s.judge)
+    sink = Checkpoint(StoreWriter(NullStore(), executor), 10**9, s.judge, 900_000)
     shell = SlaShell(s.judge, state.sla, ListTopic(), checks, sink)
     shell.index = state.index
     clock = FrozenClock()

@@ -5,9 +5,9 @@
 The agent decodes every value with `orjson.loads` (a malformed one is counted and passed by); with `--table` it
 also adds 1 to a changelogged Faust table per event, keyed by the message key: one changelog message per event,
 as a worker that writes its state per event pays. App settings as the worker's where they matter: memory store,
-uvloop, producer acks=all and a 50 ms linger, the same topics and partitions. It stops itself once it has
-consumed `--expected` events and prints one JSON line: the events, the seconds from its partitions being
-assigned to the last event (the rate's time), and from its start.
+uvloop, no terminal spinner, producer acks=all and a 50 ms linger, the same topics and partitions. It stops
+itself once it has consumed `--expected` events and prints one JSON line: the events, the seconds from its
+partitions being assigned to the last event (the rate's time), and from its start.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def build(args: argparse.Namespace, started: float) -> faust.App:
         value_serializer="raw",
     )
     topic = app.topic(*(args.prefix + t for t in INPUT_TOPICS), key_type=bytes, value_type=bytes)
-    counts = app.Table("counts", default=int, partitions=args.partitions, value_serializer="json")
+    counts = app.Table("counts", default=bytes, partitions=args.partitions, key_type=bytes, value_type=bytes)
     seen: dict[str, Any] = {"events": 0, "not_json": 0, "assigned": None}
 
     @app.on_partitions_assigned.connect
@@ -62,7 +62,8 @@ def build(args: argparse.Namespace, started: float) -> faust.App:
             except orjson.JSONDecodeError:
                 seen["not_json"] += 1
             if args.table:
-                counts[event.key or b""] += 1
+                key = event.key or b""
+                counts[key] = b"%d" % (int(counts[key] or b"0") + 1)
             seen["events"] += 1
             if seen["events"] == args.expected:
                 done = time.perf_counter()
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     app = build(args, started)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.spinner = None  # as the leadflow worker: no terminal spinner, so no DEBUG records anywhere
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

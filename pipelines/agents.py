@@ -7,21 +7,21 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from pipelines import metrics
-from pipelines.core.codec import lead_from_bytes, lead_to_bytes, visitor_from_bytes, visitor_to_bytes
+from pipelines.checkpoint import Checkpoint
+from pipelines.core.codec import visitor_from_bytes, visitor_to_bytes
 from pipelines.core.identity import VisitorState
-from pipelines.core.lead import HistoryFull, LeadSnapshot, LeadState, snapshot
+from pipelines.core.lead import HistoryFull
 from pipelines.core.messages import from_check_message, from_link_message, to_link_message
 from pipelines.core.model import Event, EventTimes, Invalid, Origin
-from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, visit_step
+from pipelines.core.steps import Link, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
-from pipelines.decoded import DecodedTable
 from pipelines.poison import (
     CORE_ERROR,
     LEAD_HISTORY_LIMIT,
@@ -31,7 +31,7 @@ from pipelines.poison import (
     core_error,
     counted,
 )
-from pipelines.sink_service import BatchingSink
+from pipelines.sink import RowBatch
 from pipelines.sla_agent import SlaShell
 from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
 
@@ -44,32 +44,16 @@ _failures: list[BaseException] = []
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the agents need: the app, its topics and tables, the sink, and the limits every record is held to."""
+    """What the agents need: the app, its topics and tables, the checkpoint, and the event times accepted."""
 
     app: faust.App
     names: TopicNames
-    leads: Any
     visitors: Any
     links_topic: Any
     deadletter_topic: Any
-    sink: BatchingSink
+    checkpoint: Checkpoint
     sla: SlaShell
     times: EventTimes
-    max_state_bytes: int
-    lead_states: DecodedTable[LeadState] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lead_states", DecodedTable(self.leads, lead_from_bytes))
-
-
-@dataclass(frozen=True, slots=True)
-class LeadChange:
-    """What a new lead event changes, computed before anything is written: state, its bytes, clocks, snapshot."""
-
-    state: LeadState
-    encoded: bytes
-    snapshot: LeadSnapshot
-    sla: SlaEffects | None
 
 
 def _origin(event: Any, names: TopicNames) -> Origin:
@@ -84,7 +68,7 @@ def _acker(stream: Any, event: Any) -> Any:
     return ack
 
 
-async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, keep_row: bool = True) -> None:
+async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, rows: RowBatch | None) -> None:
     headers = {
         "reason": invalid.reason.encode(),
         "topic": origin.topic.encode(),
@@ -96,18 +80,18 @@ async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, keep_ro
         headers["truncated_from"] = str(len(raw)).encode()
         raw = raw[:MAX_DEAD_LETTER_BYTES]
     await w.deadletter_topic.send(key=None, value=raw, headers=headers)
-    if keep_row:
-        w.sink.batch.add_dead_letter(invalid, origin, datetime.now(UTC))
+    if rows is not None:
+        rows.add_dead_letter(invalid, origin, datetime.now(UTC))
 
 
 async def _dead_letter(w: Wiring, invalid: Invalid, origin: Origin) -> None:
-    await _send_dead_letter(w, invalid, origin)
+    await _send_dead_letter(w, invalid, origin, w.checkpoint.rows)
     metrics.INVALID.labels(origin.topic).inc()
 
 
-async def set_aside(w: Wiring, poison: Poison, keep_row: bool = True) -> None:
-    """Put a record whose effects can never be written on the dead-letter topic (and in the store), and go on."""
-    await _send_dead_letter(w, counted(poison), poison.origin, keep_row)
+async def set_aside(w: Wiring, poison: Poison, rows: RowBatch | None) -> None:
+    """Put a record whose effects can never be written on the dead-letter topic (and its row in `rows`), go on."""
+    await _send_dead_letter(w, counted(poison), poison.origin, rows)
 
 
 def _parsed(raw: Any, origin: Origin, times: EventTimes) -> Event | Invalid:
@@ -117,69 +101,52 @@ def _parsed(raw: Any, origin: Origin, times: EventTimes) -> Event | Invalid:
 
 
 async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
-    """Judge the clocks of a lead that fell due (a check sent by the timer)."""
+    """Judge the clocks of a lead that fell due (a check sent by the timer) and publish at once what they owe."""
     lead_id = from_check_message(event.value)
     if isinstance(lead_id, Invalid):
         await _dead_letter(w, lead_id, origin)
         return
-    state = w.lead_states.get(lead_id.encode())
+    state = w.checkpoint.lead(lead_id.encode())
     if state is None:
         return
     now = datetime.now(UTC)
     try:
         effects = w.sla.judged(state, now)
     except Exception as exc:
-        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)))
+        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
     if effects is not None:
         await w.sla.publish(state.lead_id, effects, event.message.partition, now)
 
 
-def lead_change(w: Wiring, state: LeadState, now: datetime) -> LeadChange:
-    """Compute everything a changed lead state leads to, without writing any of it."""
-    sla = w.sla.judged(state, now)
-    derived = sla.snapshot if sla is not None else snapshot(state, w.sla.judge)
-    return LeadChange(state, lead_to_bytes(state), derived, sla)
-
-
-async def _commit_lead(w: Wiring, change: LeadChange, partition: int, now: datetime) -> None:
-    """Write a lead's new state, publish what its clocks owe, and hand its snapshot to the sink."""
-    w.lead_states.set(change.state.lead_id.encode(), change.encoded, change.state)
-    if change.sla is not None:
-        await w.sla.publish(change.state.lead_id, change.sla, partition, now)
-    w.sink.batch.add_lead(change.state, change.snapshot)
-
-
 async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:
-    """Apply a valid lead event; a record whose effects cannot be written is set aside, the stream goes on."""
-    before = w.lead_states.get(parsed.subject.encode())
-    now = datetime.now(UTC)
+    """Apply a valid lead event to its lead at once; what it changed waits for the checkpoint's commit.
+
+    A re-delivered event changes nothing but is taken too: its lead's snapshot is restated, since the commit that
+    wrote the state it repeats may have ended before the snapshot reached the store.
+    """
+    key = parsed.subject.encode()
     try:
-        effects = lead_step(before, parsed)
-        change = lead_change(w, effects.state, now) if effects.changed else None
+        effects = lead_step(w.checkpoint.lead(key), parsed)
     except HistoryFull as exc:
-        await set_aside(w, Poison(parsed.payload, origin, LEAD_HISTORY_LIMIT, str(exc)))
+        await set_aside(w, Poison(parsed.payload, origin, LEAD_HISTORY_LIMIT, str(exc)), w.checkpoint.rows)
         return
     except Exception as exc:
-        await set_aside(w, Poison(parsed.payload, origin, CORE_ERROR, core_error(exc)))
+        await set_aside(w, Poison(parsed.payload, origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
-    if change is not None and len(change.encoded) > w.max_state_bytes:
-        detail = f"lead {parsed.subject}: state of {len(change.encoded)} bytes, over {w.max_state_bytes}"
-        await set_aside(w, Poison(parsed.payload, origin, STATE_TOO_LARGE, detail))
-        return
-    if change is not None:
-        await _commit_lead(w, change, origin.partition, now)
-        if parsed.lifecycle_stage:
-            metrics.TRANSITIONS.labels(parsed.lifecycle_stage).inc()
+    if effects.changed or not effects.new:
+        w.checkpoint.take(key, effects.state, effects.changed, origin.partition, (parsed, origin))
+    if effects.changed and parsed.lifecycle_stage:
+        metrics.TRANSITIONS.labels(parsed.lifecycle_stage).inc()
     (metrics.EVENTS_IN if effects.new else metrics.DUPLICATES).labels(parsed.type).inc()
-    w.sink.batch.add_event(parsed, origin)
+    w.checkpoint.rows.add_event(parsed, origin)
     for link in effects.links:
         message = to_link_message(link.visitor_id, link.lead_id)
         await w.links_topic.send(key=message.key, value=message.value)
 
 
 async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
-    """Validate one lead-topic message, apply it to its lead, and hand its rows to the sink."""
+    """Validate one lead-topic message, apply it to its lead, and register it with the checkpoint."""
     origin = _origin(event, w.names)
     if origin.topic == SLA_CHECKS:
         await handle_check_message(w, event, origin)
@@ -189,7 +156,7 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
             await _dead_letter(w, parsed, origin)
         else:
             await apply_lead_event(w, parsed, origin)
-    await w.sink.added(_acker(stream, event))
+    await w.checkpoint.added(_acker(stream, event))
 
 
 def _visitor(w: Wiring, key: bytes) -> VisitorState | None:
@@ -200,7 +167,7 @@ def _visitor(w: Wiring, key: bytes) -> VisitorState | None:
 async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
     """Apply a visit, or a link from a form submission, to its visitor; hand rows to the sink."""
     await _apply_visitor_message(w, event, _origin(event, w.names))
-    await w.sink.added(_acker(stream, event))
+    await w.checkpoint.added(_acker(stream, event))
 
 
 def _visitor_input(w: Wiring, event: Any, origin: Origin) -> Link | Event | Invalid:
@@ -221,18 +188,19 @@ async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
         effects = link_step(before, given) if isinstance(given, Link) else visit_step(before, given)
         encoded = None if effects.state == before else visitor_to_bytes(effects.state)
     except Exception as exc:
-        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)))
+        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
-    if encoded is not None and len(encoded) > w.max_state_bytes:
-        detail = f"visitor {key.decode()}: state of {len(encoded)} bytes, over {w.max_state_bytes}"
-        await set_aside(w, Poison(bytes(event.value), origin, STATE_TOO_LARGE, detail))
+    limit = w.checkpoint.max_state_bytes
+    if encoded is not None and len(encoded) > limit:
+        detail = f"visitor {key.decode()}: state of {len(encoded)} bytes, over {limit}"
+        await set_aside(w, Poison(bytes(event.value), origin, STATE_TOO_LARGE, detail), w.checkpoint.rows)
         return
     if encoded is not None:
         w.visitors[key] = encoded
     if isinstance(given, Event):
-        w.sink.batch.add_event(given, origin)
+        w.checkpoint.rows.add_event(given, origin)
         metrics.EVENTS_IN.labels(given.type).inc()
-    w.sink.batch.add_first_touches(effects.first_touches)
+    w.checkpoint.rows.add_first_touches(effects.first_touches)
 
 
 def failure() -> BaseException | None:

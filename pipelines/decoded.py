@@ -1,4 +1,4 @@
-"""A changelogged table's values decoded once, and reused while the table holds the very bytes they came from."""
+"""Changelogged tables: values decoded once and reused while the table holds their bytes; writes to a partition."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ class DecodedTable(Generic[T]):
         self._remember(key, stored, value)
         return value
 
-    def set(self, key: bytes, encoded: bytes, value: T) -> None:
-        """Write a value's bytes to the table and keep it decoded."""
-        self._table[key] = encoded
+    def set(self, key: bytes, encoded: bytes, value: T, partition: int) -> None:
+        """Write a value's bytes to the table (in `partition`) and keep it decoded."""
+        put(self._table, key, encoded, partition)
         self._remember(key, encoded, value)
 
     def _remember(self, key: bytes, encoded: bytes, value: T) -> None:
@@ -41,3 +41,19 @@ class DecodedTable(Generic[T]):
         self._decoded[key] = (encoded, value)
         if len(self._decoded) > self._kept:
             del self._decoded[next(iter(self._decoded))]
+
+
+def put(table: Any, key: bytes, value: bytes, partition: int) -> None:
+    """Set a changelogged table's key and send its changelog record to `partition`, whatever event is current.
+
+    Faust sends a table's changelog record to the partition of the event being processed, and refuses a write
+    outside stream iteration; a checkpoint writes the keys of many partitions at once, each to its own (the
+    partition its lead's events come on, as the tables are co-partitioned with the input topics). A plain
+    mapping stands in for a table in tests and benchmarks.
+    """
+    send = getattr(table, "send_changelog", None)
+    if send is None:
+        table[key] = value
+        return
+    table.data[key] = value
+    send(partition, key, value)

@@ -14,11 +14,12 @@ from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
 from pipelines.agents import Wiring, register_agents, set_aside
+from pipelines.checkpoint import Checkpoint
 from pipelines.core.sla import Judge
 from pipelines.flow import FlowControl
 from pipelines.kafka_consumer import RewindingTransport
 from pipelines.settings import Settings
-from pipelines.sink_service import BatchingSink
+from pipelines.sink_service import StoreWriter
 from pipelines.sla_agent import SlaShell
 from pipelines.store.client import Store
 from pipelines.topics import (
@@ -35,6 +36,7 @@ from pipelines.topics import (
     TopicNames,
 )
 from pipelines.web import register_pages
+from pipelines.worker_tables import WorkerTables
 
 SLA_TICK = 0.2  # seconds: a breach is published within about this much (plus a Kafka round trip) of its deadline
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -56,7 +58,7 @@ def install_event_loop() -> None:
 
 def create_app(
     settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge
-) -> tuple[faust.App, BatchingSink]:
+) -> tuple[faust.App, Checkpoint]:
     """Build the worker's Faust app around a store."""
     names = TopicNames(settings.topic_prefix)
     app = App(
@@ -93,23 +95,13 @@ def create_app(
     leads = app.Table(LEADS_TABLE, partitions=partitions, key_type=bytes, value_type=bytes)
     visitors = app.Table(VISITORS_TABLE, partitions=partitions, key_type=bytes, value_type=bytes)
     clocks = app.Table(SLA_TABLE, partitions=partitions, key_type=bytes, value_type=bytes)
-    sink = BatchingSink(store, executor, settings.sink_batch_rows, judge)
+    checkpoint = Checkpoint(StoreWriter(store, executor), settings.sink_batch_rows, judge, settings.max_state_bytes)
     checks_topic = app.topic(names.name(SLA_CHECKS), partitions=partitions, **RAW)
-    sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, sink)
-    wiring = Wiring(
-        app,
-        names,
-        leads,
-        visitors,
-        links_topic,
-        deadletter_topic,
-        sink,
-        sla,
-        settings.event_times,
-        settings.max_state_bytes,
-    )
+    sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, checkpoint)
+    checkpoint.tables = WorkerTables(leads, sla)
+    wiring = Wiring(app, names, visitors, links_topic, deadletter_topic, checkpoint, sla, settings.event_times)
+    checkpoint.set_aside = functools.partial(set_aside, wiring)
     register_agents(wiring, lead_topic, visitor_topic)
-    sink.set_aside = functools.partial(set_aside, wiring)
 
     @app.timer(interval=SLA_TICK)
     async def sla_tick() -> None:
@@ -121,8 +113,8 @@ def create_app(
         sla.rebuild(owned)
 
     @app.task
-    async def flush_sink() -> None:
-        await sink.flush_every(settings.sink_interval)
+    async def commit_checkpoints() -> None:
+        await checkpoint.commit_every(settings.sink_interval)
 
     register_pages(app, store, executor)
-    return app, sink
+    return app, checkpoint

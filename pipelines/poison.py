@@ -19,7 +19,7 @@ import orjson
 from pipelines import metrics
 from pipelines.core.model import Invalid, Origin
 from pipelines.core.rows import EVENT_COLUMNS
-from pipelines.sink import RejectedRow
+from pipelines.sink import RejectedRow, RowBatch
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ class Poison:
         return Invalid(self.raw, f"{self.kind}: {self.detail}"[:1000])
 
 
-SetAside = Callable[[Poison, bool], Awaitable[None]]  # the flag: also keep it in the store's dead_letters
+# where the dead letter's row goes: the rows of a batch still to be written, or None (the topic only)
+SetAside = Callable[[Poison, RowBatch | None], Awaitable[None]]
 
 
 def counted(poison: Poison) -> Invalid:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pipelines import metrics
 from pipelines.core.codec import from_ms, sla_from_bytes, sla_to_bytes, to_ms
@@ -19,23 +19,30 @@ from pipelines.core.lead import LeadSnapshot, LeadState
 from pipelines.core.messages import to_check_message, to_sla_message
 from pipelines.core.sla import BREACHED, MET, WARNING, Judge
 from pipelines.core.steps import SlaEffects, sla_step
-from pipelines.sink_service import BatchingSink
+from pipelines.decoded import put
+from pipelines.sink import RowBatch
 
 log = logging.getLogger(__name__)
 TICK_CHUNK = 1000
 COUNTERS = {WARNING: metrics.SLA_WARNINGS, BREACHED: metrics.SLA_BREACHES, MET: metrics.SLA_MET}
 
 
+class HasRows(Protocol):
+    """Where rows wait for the store: the worker's checkpoint."""
+
+    rows: RowBatch
+
+
 class SlaShell:
     """The worker's side of the SLA clocks: judging leads, the deadline index and its timer."""
 
-    def __init__(self, judge: Judge, table: Any, sla_topic: Any, checks_topic: Any, sink: BatchingSink) -> None:
+    def __init__(self, judge: Judge, table: Any, sla_topic: Any, checks_topic: Any, checkpoint: HasRows) -> None:
         self.judge = judge
         self.enabled = any(a.handoffs for a in judge.agreements)
         self.table = table
         self.sla_topic = sla_topic
         self.checks_topic = checks_topic
-        self.sink = sink
+        self.checkpoint = checkpoint
         self.index = DeadlineIndex()
 
     def judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
@@ -46,21 +53,26 @@ class SlaShell:
         published = sla_from_bytes(stored)[0] if stored else frozenset()
         return sla_step(state, published, self.judge, now)
 
-    async def publish(self, lead_id: str, effects: SlaEffects, partition: int, now: datetime) -> None:
-        """Publish what fell due to leadflow.sla (inside stream iteration) and record it, so it is published once."""
+    async def publish(
+        self, lead_id: str, effects: SlaEffects, partition: int, now: datetime, rows: RowBatch | None = None
+    ) -> None:
+        """Publish what fell due to leadflow.sla, then record it (in the lead's partition), so it is published once.
+
+        Its rows go to `rows`, or to the checkpoint's current batch.
+        """
         for event in effects.events:
             message = to_sla_message(event)
             await self.sla_topic.send(key=message.key, value=message.value)
             COUNTERS[event.kind].labels(event.clock.handoff, event.clock.agreement).inc()
             if event.kind == MET and event.clock.business_seconds is not None:
                 metrics.SLA_BUSINESS_SECONDS.labels(event.clock.handoff).observe(event.clock.business_seconds)
-        self.sink.batch.add_sla_events(effects.events, now)
+        (rows or self.checkpoint.rows).add_sla_events(effects.events, now)
         key = lead_id.encode()
         stored = self.table.get(key)
         due = None if effects.next_due is None else to_ms(effects.next_due)
         record = sla_to_bytes(effects.published, partition, due)
         if record != stored and (stored or effects.published or due is not None):
-            self.table[key] = record
+            put(self.table, key, record, partition)
         self.index.schedule(lead_id, partition, due)
         metrics.SLA_OPEN.set(len(self.index))
 

@@ -85,6 +85,9 @@ def run_worker(settings: Settings) -> int:
     if held is not None:
         write_owner(held, f"http://{settings.web_host}:{settings.web_port}", WORKER)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    # Faust's terminal spinner would set the root logger to DEBUG, so that every debug call of every library
+    # made a record for it to spin on: a worker is a service, its log is read by machines
+    worker.spinner = None
     code = 0
     try:
         worker.execute_from_commandline()

@@ -27,18 +27,18 @@ class Topic:
         self.sent.append((key, value))
 
 
-class Sink:
+class Checkpoint:
     def __init__(self) -> None:
         from pipelines.sink import RowBatch
 
-        self.batch = RowBatch()
+        self.rows = RowBatch()
 
 
 def _shell() -> tuple[SlaShell, dict[bytes, bytes], Topic, Topic]:
     table: dict[bytes, bytes] = {}
     sla_topic, checks = Topic(), Topic()
     judge = Judge(load_agreements(REPO / "agreements"))
-    return SlaShell(judge, table, sla_topic, checks, Sink()), table, sla_topic, checks  # type: ignore[arg-type]
+    return SlaShell(judge, table, sla_topic, checks, Checkpoint()), table, sla_topic, checks  # type: ignore[arg-type]
 
 
 def _mql_lead(follow_up_minutes: float | None = None) -> Any:
@@ -59,7 +59,7 @@ def test_a_breach_is_published_once_and_recorded_in_the_table() -> None:
     published, partition, due = sla_from_bytes(table[b"L1"])
     assert partition == 3 and due is None
     assert published == {"mql_follow_up/1/sla.warning", "mql_follow_up/1/sla.breached"}
-    assert len(shell.sink.batch.sla_events) == 2
+    assert len(shell.checkpoint.rows.sla_events) == 2
 
 
 def test_a_met_clock_is_published_at_once_with_its_business_seconds() -> None:

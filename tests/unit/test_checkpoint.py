@@ -1,0 +1,144 @@
+"""The checkpoint commits in one order: judge, write each state once, publish, store the rows, then ack."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from pipelines.checkpoint import Checkpoint, LeadChange
+from pipelines.core.lead import LeadState, snapshot
+from pipelines.core.model import Origin
+from pipelines.core.sla import Judge
+from pipelines.poison import Poison
+from pipelines.sink import RowBatch
+from pipelines.sink_service import StoreWriter
+from tests.unit.factories import at, form_event, lead_state, parse, stage_event
+from tests.unit.test_sink_batch import FakeStore
+
+ORIGIN = Origin("leadflow.stages", 3, 10)
+
+
+class Tables:
+    """Stand-in for the worker's tables that logs what the checkpoint asks of it."""
+
+    def __init__(self, log: list[str], failing: str = "") -> None:
+        self.log = log
+        self.failing = failing
+        self.written: dict[bytes, LeadState] = {}
+
+    def committed(self, key: bytes) -> LeadState | None:
+        return self.written.get(key)
+
+    def change(self, state: LeadState, changed: bool, now: datetime) -> LeadChange:
+        self.log.append(f"judge {state.lead_id}")
+        if state.lead_id == self.failing:
+            raise ZeroDivisionError("the core fails")
+        return LeadChange(state, b"x" * len(state.moves) if changed else None, snapshot(state), None)
+
+    def write(self, key: bytes, change: LeadChange, partition: int) -> None:
+        self.log.append(f"write {key.decode()} to {partition}")
+        self.written[key] = change.state
+
+    async def publish(self, change: LeadChange, partition: int, now: datetime, rows: RowBatch) -> None:
+        self.log.append(f"publish {change.state.lead_id}")
+
+
+class Store(FakeStore):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def insert(self, table: str, rows: Any, columns: Any) -> None:
+        self.log.append(f"store {table}")
+        super().insert(table, rows, columns)
+
+
+def checkpoint(log: list[str], failing: str = "") -> tuple[Checkpoint, list[Poison]]:
+    aside: list[Poison] = []
+    store = Store(log)
+    point = Checkpoint(StoreWriter(store, ThreadPoolExecutor(max_workers=1)), 1000, Judge([]), 900_000)
+    point.store = store  # type: ignore[attr-defined]
+    point.tables = Tables(log, failing)
+
+    async def set_aside(poison: Poison, rows: RowBatch | None) -> None:
+        log.append(f"aside {poison.kind}")
+        aside.append(poison)
+
+    point.set_aside = set_aside
+    return point, aside
+
+
+def take(point: Checkpoint, lead: str, raw: bytes, log: list[str]) -> None:
+    event = parse(raw)
+    state = lead_state([raw], point.lead(lead.encode()))
+    point.take(lead.encode(), state, True, 3, (event, ORIGIN))
+    point.rows.add_event(event, ORIGIN)
+
+    async def ack() -> None:
+        log.append(f"ack {event.id}")
+
+    asyncio.run(point.added(ack))
+
+
+def test_a_commit_judges_writes_publishes_stores_then_acks_each_lead_once() -> None:
+    log: list[str] = []
+    point, aside = checkpoint(log)
+    take(point, "L1", form_event("L1", "V1", at(0), id="f1"), log)
+    take(point, "L1", stage_event("L1", "mql", at(1), id="s1"), log)
+    assert point.lead(b"L1") is not None and len(point.lead(b"L1").moves) == 2  # type: ignore[union-attr]
+    assert log == []  # nothing is written before the commit
+    asyncio.run(point.commit())
+    assert log == [
+        "judge L1",
+        "write L1 to 3",
+        "publish L1",
+        "store events",
+        "store lead_snapshots",
+        "ack f1",
+        "ack s1",
+    ]
+    assert aside == [] and point.lead(b"L1") is not None
+
+
+def test_a_lead_the_core_fails_on_is_set_aside_whole_and_the_others_are_written() -> None:
+    log: list[str] = []
+    point, aside = checkpoint(log, failing="bad")
+    take(point, "bad", form_event("bad", "V1", at(0), id="b1"), log)
+    take(point, "bad", stage_event("bad", "mql", at(1), id="b2"), log)
+    take(point, "ok", form_event("ok", "V2", at(0), id="o1"), log)
+    asyncio.run(point.commit())
+    assert [p.raw for p in aside] == [
+        form_event("bad", "V1", at(0), id="b1"),
+        stage_event("bad", "mql", at(1), id="b2"),
+    ]
+    assert {p.kind for p in aside} == {"core_error"} and "ZeroDivisionError" in aside[0].detail
+    assert "write ok to 3" in log and not any(line.startswith("write bad") for line in log)
+    assert log.index("aside core_error") < log.index("store events") < log.index("ack o1")
+    assert point.lead(b"bad") is None  # it keeps its last written state: none
+
+
+def test_an_unchanged_lead_is_restated_without_writing_its_state() -> None:
+    log: list[str] = []
+    point, _ = checkpoint(log)
+    state = lead_state([form_event("L1", "V1", at(0), id="f1")])
+    point.take(b"L1", state, False, 0, (parse(form_event("L1", "V1", at(0), id="f1")), ORIGIN))
+    asyncio.run(point.commit())
+    assert log == ["judge L1", "publish L1", "store lead_snapshots"]
+
+
+def test_the_event_that_makes_a_state_too_large_for_kafka_is_set_aside_and_the_ones_before_it_are_kept() -> None:
+    log: list[str] = []
+    point, aside = checkpoint(log)
+    point.max_state_bytes = 1  # the stand-in's state takes a byte per move
+    take(point, "L1", form_event("L1", "V1", at(0), id="f1"), log)
+    take(point, "L1", stage_event("L1", "mql", at(1), id="s1"), log)
+    asyncio.run(point.commit())
+    assert [(p.kind, p.raw) for p in aside] == [("state_too_large", stage_event("L1", "mql", at(1), id="s1"))]
+    assert "over 1" in aside[0].detail
+    written = point.lead(b"L1")
+    assert written is not None and [m.id for m in written.moves] == ["f1"]
+    assert log.count("store events") == 1 and "ack s1" in log
+    stored = [row[1] for table, rows, _ in point.store.inserts if table == "events" for row in rows]  # type: ignore[attr-defined]
+    assert stored == ["f1"]  # the event set aside is not stored as an event
