@@ -33,7 +33,7 @@ from pipelines.topics import (
     VISITS,
     TopicNames,
 )
-from pipelines.web import register_pages
+from pipelines.web import HeldStore, register_pages
 
 SLA_TICK = 0.2  # seconds: a breach is published within about this much (plus a Kafka round trip) of its deadline
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -54,9 +54,9 @@ def install_event_loop() -> None:
 
 
 def create_app(
-    settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge
+    settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge, held: HeldStore | None = None
 ) -> tuple[faust.App, BatchingSink]:
-    """Build the worker's Faust app around a store."""
+    """Build the worker's Faust app around a store; with `held`, the worker serves the store pages too."""
     names = TopicNames(settings.topic_prefix)
     app = App(
         settings.app_id,
@@ -111,5 +111,5 @@ def create_app(
     async def flush_sink() -> None:
         await sink.flush_every(settings.sink_interval)
 
-    register_pages(app, store, executor)
+    register_pages(app, held)
     return app, sink

@@ -40,6 +40,15 @@ def _check_bootstrap(value: str) -> str:
     return value
 
 
+def _check_token(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    token = value.get_secret_value()
+    if not 32 <= len(token) <= 512 or not all(c.isascii() and c.isprintable() and not c.isspace() for c in token):
+        raise ValueError("expected 32 to 512 visible ASCII characters, e.g. from `openssl rand -base64 48`")
+    return value
+
+
 class Settings(BaseSettings):
     """Configuration of every leadflow command; see the README's configuration table."""
 
@@ -58,6 +67,10 @@ class Settings(BaseSettings):
     sink_batch_rows: int = Field(default=5000, ge=1)
     sink_interval: float = Field(default=1.0, gt=0, le=60)
     log_level: str = Field(default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    store_token: Annotated[SecretStr | None, AfterValidator(_check_token)] = None
+    store_query_timeout: float = Field(default=30.0, gt=0, le=3600)
+    store_query_memory: int = Field(default=2 * 1024**3, ge=64 * 1024**2)
+    store_query_result_rows: int = Field(default=1_000_000, ge=1)
 
     @property
     def chdb_path(self) -> Path | None:
@@ -91,4 +104,6 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         shown = _redacted(first.get("input")) if field == "store" else first.get("input")
+        if field == "store_token":
+            shown = "***"  # a secret is never echoed
         raise ConfigError(f"LEADFLOW_{field.upper()}: {first['msg']} (got {shown!r})") from None

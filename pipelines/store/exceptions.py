@@ -11,3 +11,11 @@ class StoreLocked(StoreError):
 
 class StoreUnavailable(StoreError):
     """No process that holds the embedded store answers now; writes are worth retrying later."""
+
+
+class QueryRefused(StoreError):
+    """A read that touches more than leadflow's own tables and pure functions; the message names what."""
+
+
+class OwnerNotTrusted(StoreError):
+    """The owner file of an embedded store may have been written by someone else, so its address is not used."""

@@ -70,9 +70,15 @@ class StoreService(Managed):
         owner = read_owner(store_path(self.env))
         return owner is not None and owner.pid == self.process.pid and owner.url == self.url
 
+    def store(self) -> RemoteStore:
+        """Return the store through this service's pages, with the token of its owner file."""
+        owner = read_owner(store_path(self.env))
+        assert owner is not None and owner.token is not None and owner.url == self.url, f"{self.url} holds no store"
+        return RemoteStore(self.url, owner.token, timeout=30)
+
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a read query on the store through the service."""
-        return RemoteStore(self.url, timeout=30).query(sql)
+        return self.store().query(sql)
 
     def count(self, table: str) -> int:
         """Return the rows of a table, replaced rows counted once."""

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.store.client import RemoteStore
 from services.simulate import SimulationSummary
 from tests.integration.kafka_fixture import free_port
 from tests.integration.processes import Worker, leadflow_json, wait_until
@@ -66,5 +65,5 @@ def test_a_second_worker_writes_through_the_worker_that_holds_the_store(
         leadflow_json(["produce", str(events)], worker_env, tmp_path)
         wait_settled(worker_env, tmp_path, expected, summary, 240)
         assert metric_total(writer, "leadflow_sink_rows_total") > 0, "worker-b wrote its rows through worker-a"
-        store = RemoteStore(f"http://127.0.0.1:{holder.port}")
+        store = holder.store()
         assert store.query("SELECT count() FROM store_runs WHERE kind = 'live'") == [(2,)]
