@@ -72,6 +72,12 @@ def create_app(
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_enabled=True,
+        # Faust's own pages show the cluster's layout and read table keys for anyone: off (pipelines/web.py)
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
