@@ -67,10 +67,12 @@ def test_clickhouse_read_only_mode_refuses_writes_table_functions_and_setting_ch
 def test_the_session_settings_are_the_limits_and_read_only(unparsed: Reader) -> None:
     rows = unparsed.query(
         "SELECT name, value FROM system.settings WHERE name IN "
-        "('readonly', 'max_execution_time', 'max_memory_usage', 'max_result_rows', 'result_overflow_mode')"
+        "('readonly', 'max_execution_time', 'max_memory_usage', 'max_result_rows', 'result_overflow_mode', "
+        "'allow_introspection_functions')"
     )
     assert dict(rows) == {
         "readonly": "1",
+        "allow_introspection_functions": "0",
         "max_execution_time": "2",
         "max_memory_usage": str(256 * 1024**2),
         "max_result_rows": "1000",
