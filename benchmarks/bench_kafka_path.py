@@ -51,7 +51,6 @@ from benchmarks.harness import (
     stored_counts,
     worker_store,
 )
-from pipelines.store.client import RemoteStore
 from pipelines.store.exceptions import StoreError
 from pipelines.topics import INPUT_TOPICS
 from services.simulate import SimulationConfig, write_jsonl
@@ -161,8 +160,8 @@ def drain(
     """Poll the store of a worker spawned at `started` (perf_counter) until every event is in.
 
     Polls count stored rows, which the store answers from part metadata; only once there are enough rows does
-    a poll count distinct ones (FINAL), whose cost grows with the table. The worker answers every poll on the
-    thread its sink writes with, so polling must stay cheap not to slow down what it measures.
+    a poll count distinct ones (FINAL), whose cost grows with the table. The worker answers every poll in its own
+    process, beside its sink's writes, so polling must stay cheap not to slow down what it measures.
     """
     store = worker_store(worker)
     first_at, first_count, events, dead = 0.0, 0, 0, 0
@@ -216,7 +215,7 @@ def run_group(env: dict[str, str], root: Path, workers: int, valid: int, malform
         for member in members:
             spawn_worker(member)
         ready_at = time.perf_counter() - started
-        store = RemoteStore(service.url, timeout=30)
+        store = service.store()
         while True:
             events, dead = row_counts(store)
             if events >= valid and dead >= malformed:

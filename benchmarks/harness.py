@@ -105,8 +105,16 @@ def running_worker(env: dict[str, str], root: Path, name: str = "worker") -> Ite
 
 
 def worker_store(worker: Worker, timeout: float = 30) -> RemoteStore:
-    """Return the store the worker holds, queried through its /leadflow/query page."""
-    return RemoteStore(f"http://127.0.0.1:{worker.port}", timeout=timeout)
+    """Return the store the worker holds, queried through its /leadflow/query page with the token of its owner
+    file (waiting until the worker has written it)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return worker.store(timeout)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def row_counts(store: RemoteStore) -> tuple[int, int]:

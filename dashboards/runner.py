@@ -62,7 +62,7 @@ def run_queries(
     """Expand each query's macros for [start, end] and run it, with its columns described first."""
     for query in queries:
         sql = expand_clickhouse(query.sql, start, end, interval_s)
-        columns = tuple((str(row[0]), str(row[1])) for row in store.query(f"DESCRIBE ({sql})"))
+        columns = tuple((str(row[0]), str(row[1])) for row in store.describe(sql))
         began = time.perf_counter()
         rows = store.query(sql)
         yield PanelResult(query, sql, columns, rows, time.perf_counter() - began)

@@ -35,7 +35,7 @@ from pipelines.topics import (
     VISITS,
     TopicNames,
 )
-from pipelines.web import register_pages
+from pipelines.web import HeldStore, register_pages
 from pipelines.worker_tables import WorkerTables
 
 SLA_TICK = 0.2  # seconds: a breach is published within about this much (plus a Kafka round trip) of its deadline
@@ -57,9 +57,9 @@ def install_event_loop() -> None:
 
 
 def create_app(
-    settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge
+    settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge, held: HeldStore | None = None
 ) -> tuple[faust.App, Checkpoint]:
-    """Build the worker's Faust app around a store."""
+    """Build the worker's Faust app around a store; with `held`, the worker serves the store pages too."""
     names = TopicNames(settings.topic_prefix)
     app = App(
         settings.app_id,
@@ -75,6 +75,12 @@ def create_app(
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_enabled=True,
+        # Faust's own pages show the cluster's layout and read table keys for anyone: off (pipelines/web.py)
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
@@ -116,5 +122,5 @@ def create_app(
     async def commit_checkpoints() -> None:
         await checkpoint.commit_every(settings.sink_interval)
 
-    register_pages(app, store, executor)
+    register_pages(app, held)
     return app, checkpoint

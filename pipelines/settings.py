@@ -56,6 +56,15 @@ def _seconds_or_iso(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
+def _check_token(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    token = value.get_secret_value()
+    if not 32 <= len(token) <= 512 or not all(c.isascii() and c.isprintable() and not c.isspace() for c in token):
+        raise ValueError("expected 32 to 512 visible ASCII characters, e.g. from `openssl rand -base64 48`")
+    return value
+
+
 class Settings(BaseSettings):
     """Configuration of every leadflow command; see the README's configuration table."""
 
@@ -78,6 +87,10 @@ class Settings(BaseSettings):
     max_clock_skew: Duration = Field(default=timedelta(minutes=15), ge=timedelta(0))
     # a lead's or visitor's state larger than this is not written (Kafka refuses messages over about 1 MB)
     max_state_bytes: int = Field(default=900_000, ge=1024, le=100_000_000)
+    store_token: Annotated[SecretStr | None, AfterValidator(_check_token)] = None
+    store_query_timeout: float = Field(default=30.0, gt=0, le=3600)
+    store_query_memory: int = Field(default=2 * 1024**3, ge=64 * 1024**2)
+    store_query_result_rows: int = Field(default=1_000_000, ge=1)
 
     @property
     def event_times(self) -> EventTimes:
@@ -116,4 +129,6 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         shown = _redacted(first.get("input")) if field == "store" else first.get("input")
+        if field == "store_token":
+            shown = "***"  # a secret is never echoed
         raise ConfigError(f"LEADFLOW_{field.upper()}: {first['msg']} (got {shown!r})") from None

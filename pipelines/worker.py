@@ -7,6 +7,7 @@ import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from pipelines.log_limits import limit_kafka_client_logs
 from pipelines.settings import ConfigError, Settings
 from pipelines.store.client import ClickHouseStore, Store, open_store
 from pipelines.store.exceptions import StoreUnavailable
-from pipelines.store.owner import WORKER, remove_owner, write_owner
-from pipelines.store.protocol import STORE_RUN_COLUMNS
+from pipelines.store.owner import WORKER, holder_token, remove_owner, write_owner
+from pipelines.store.protocol import STORE_RUN_COLUMNS, StorePages
+from pipelines.web import HeldStore
 
 START_ATTEMPTS = 15  # a worker started while the store's owner (re)starts waits this many times ...
 START_PAUSE = 2.0  # ... this many seconds apart before it gives up
@@ -55,9 +57,31 @@ def _record_start(store: Store) -> None:
             time.sleep(START_PAUSE)
 
 
-def _held_path(settings: Settings, store: Store) -> Path | None:
-    """Return the embedded store's path if this process holds it (rather than using another process's)."""
-    return settings.chdb_path if isinstance(store, ClickHouseStore) else None
+@dataclass(frozen=True)
+class Holding:
+    """What a worker that holds the embedded store serves, and the owner file that says so."""
+
+    path: Path
+    store: HeldStore
+    owner_token: str | None  # the token written in the owner file (None: LEADFLOW_STORE_TOKEN)
+
+    def announce(self, settings: Settings) -> None:
+        """Name this worker, its address and token in the owner file."""
+        write_owner(self.path, f"http://{settings.web_host}:{settings.web_port}", WORKER, self.owner_token)
+
+    def release(self) -> None:
+        """Remove the owner file and wait for the read threads."""
+        remove_owner(self.path)
+        self.store.close()
+
+
+def _holding(settings: Settings, store: Store, writes: ThreadPoolExecutor) -> Holding | None:
+    """Return what this worker serves if it holds the embedded store (rather than using another process's)."""
+    path = settings.chdb_path
+    if path is None or not isinstance(store, ClickHouseStore):
+        return None
+    token, owner_token = holder_token(settings.store_token)
+    return Holding(path, HeldStore.serving(StorePages(store, token, store.insert_schema()), writes), owner_token)
 
 
 def run_worker(settings: Settings) -> int:
@@ -80,10 +104,10 @@ def run_worker(settings: Settings) -> int:
     metrics.AGREEMENTS.labels(agreements_hash, names).set(1)
     print(f"leadflow worker: judging with agreements {names} (fingerprint {agreements_hash})", file=sys.stderr)
     install_event_loop()
-    app, _sink = create_app(settings, store, executor, judge)
-    held = _held_path(settings, store)
-    if held is not None:
-        write_owner(held, f"http://{settings.web_host}:{settings.web_port}", WORKER)
+    holding = _holding(settings, store, executor)
+    app, _sink = create_app(settings, store, executor, judge, holding.store if holding else None)
+    if holding is not None:
+        holding.announce(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     # Faust's terminal spinner would set the root logger to DEBUG, so that every debug call of every library
     # made a record for it to spin on: a worker is a service, its log is read by machines
@@ -94,8 +118,8 @@ def run_worker(settings: Settings) -> int:
     except SystemExit as exc:
         code = int(exc.code or 0)
     finally:
-        if held is not None:
-            remove_owner(held)
+        if holding is not None:
+            holding.release()
         executor.shutdown(wait=True)
         store.close()
     return FAILED_EXIT if agent_failure() is not None else code

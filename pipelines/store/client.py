@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.settings import Settings
+from pipelines.store.columns import InsertSchema, load_schema
 from pipelines.store.exceptions import StoreError, StoreLocked, StoreRejected
-from pipelines.store.owner import live_owner, owner_file
+from pipelines.store.owner import Owner, live_owner, owner_file
+from pipelines.store.reader import QueryLimits, Reader, first_line
 from pipelines.store.remote import RemoteStore
 
-__all__ = ["ClickHouseStore", "RemoteStore", "Store", "ddl_statements", "open_store", "owner_file"]
+__all__ = ["ClickHouseStore", "RemoteStore", "Store", "ddl_statements", "hold_store", "open_store", "owner_file"]
 
 
 class Store(Protocol):
@@ -20,6 +22,10 @@ class Store(Protocol):
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a read query and return its rows."""
+        ...
+
+    def describe(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Return the (name, type) of each column a read query would answer."""
         ...
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
@@ -49,10 +55,15 @@ def ddl_statements() -> list[str]:
 
 
 class ClickHouseStore:
-    """A clickhouse-connect client on chDB or on a server."""
+    """A clickhouse-connect client on chDB or on a server.
 
-    def __init__(self, client: Any) -> None:
+    The client writes and applies the DDL; reads go through a Reader (read-only sessions with limits), by default
+    one beside an embedded client, with the default limits.
+    """
+
+    def __init__(self, client: Any, reader: Reader | None = None) -> None:
         self._client = client
+        self._reader = reader or embedded_reader(client, QueryLimits())
 
     def apply_ddl(self) -> None:
         """Create every table and view that does not exist yet; fill a new derived table from what is stored."""
@@ -62,6 +73,7 @@ class ClickHouseStore:
         for table, view in DERIVED_TABLES.items():
             if existing and table not in existing:
                 self._fill_from_view(table, view)
+        self._reader.tables_changed()
 
     def table_names(self) -> set[str]:
         """Return the names of the tables and views in the store's database."""
@@ -77,11 +89,20 @@ class ClickHouseStore:
         self._client.command(f"INSERT INTO {table} {rows[0][0]}")
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run a read query and return its rows."""
-        try:
-            return [tuple(r) for r in self._client.query(sql, parameters=parameters).result_rows]
-        except Exception as exc:
-            raise StoreError(f"query failed: {_first_line(exc)}") from exc
+        """Run a read query in a read-only session and return its rows."""
+        return self._reader.query(sql, parameters)
+
+    def describe(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Return the (name, type) of each column a read query would answer."""
+        return self._reader.describe(sql, parameters)
+
+    def cancel_queries(self) -> None:
+        """Cancel the reads that still run (the process is stopping)."""
+        self._reader.cancel()
+
+    def insert_schema(self) -> InsertSchema:
+        """Return the declared types of the columns leadflow writes."""
+        return load_schema(self._client)
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         """Insert rows into a table."""
@@ -91,10 +112,11 @@ class ClickHouseStore:
             self._client.insert(table, list(rows), column_names=list(columns))
         except Exception as exc:
             kind = StoreRejected if rejects_rows(exc) else StoreError
-            raise kind(f"insert into {table} failed: {_first_line(exc)}") from exc
+            raise kind(f"insert into {table} failed: {first_line(exc)}") from exc
 
     def close(self) -> None:
-        """Close the client."""
+        """Close the reader's sessions and the client."""
+        self._reader.close()
         self._client.close()
 
 
@@ -111,9 +133,15 @@ def rejects_rows(exc: BaseException) -> bool:
     return isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError) and exc.code in REJECTED_CODES
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def embedded_reader(client: Any, limits: QueryLimits) -> Reader:
+    """Return the reader of an embedded (chDB) client: sessions on its path and database, each query parsed."""
+    import clickhouse_connect
+
+    def connect(settings: dict[str, Any]) -> Any:
+        path, database = client.path, client.database
+        return clickhouse_connect.get_client(interface="chdb", path=path, database=database, settings=settings)
+
+    return Reader(connect, client, limits, parse=True)
 
 
 def open_store(settings: Settings, *, apply_ddl: bool = True, exclusive: bool = False) -> Store:
@@ -127,43 +155,67 @@ def open_store(settings: Settings, *, apply_ddl: bool = True, exclusive: bool = 
     else:
         owner = live_owner(path)
         if owner is not None and exclusive:
-            raise StoreLocked(
-                f"the embedded store {path} is held by {owner.describe()}; stop it first, or use another LEADFLOW_STORE"
-            )
+            raise _held(path, owner)
         if owner is not None:
-            return RemoteStore(owner.url, owner_of=path)
-        store = _open_embedded(path)
+            return RemoteStore(owner.url, _token_for(owner, settings), owner_of=path)
+        store = _open_embedded(path, QueryLimits.of(settings))
     if apply_ddl:
         store.apply_ddl()
     return store
 
 
-def _open_embedded(path: Path) -> ClickHouseStore:
+def hold_store(settings: Settings, path: Path) -> ClickHouseStore:
+    """Open the embedded store at `path` for this process alone (StoreLocked names a live holder), DDL applied."""
+    owner = live_owner(path)
+    if owner is not None:
+        raise _held(path, owner)
+    store = _open_embedded(path, QueryLimits.of(settings))
+    store.apply_ddl()
+    return store
+
+
+def _held(path: Path, owner: Owner) -> StoreLocked:
+    return StoreLocked(
+        f"the embedded store {path} is held by {owner.describe()}; stop it first, or use another LEADFLOW_STORE"
+    )
+
+
+def _token_for(owner: Owner, settings: Settings) -> str:
+    """Return the token to show the owner: LEADFLOW_STORE_TOKEN when set, else the one in its owner file."""
+    if settings.store_token is not None:
+        return settings.store_token.get_secret_value()
+    if owner.token is None:
+        raise StoreError(f"the store is held by {owner.describe()} with LEADFLOW_STORE_TOKEN: set it here too")
+    return owner.token
+
+
+def _open_embedded(path: Path, limits: QueryLimits) -> ClickHouseStore:
     import clickhouse_connect
 
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return ClickHouseStore(clickhouse_connect.get_client(interface="chdb", path=str(path)))
+        client = clickhouse_connect.get_client(interface="chdb", path=str(path))
     except Exception as exc:
-        raise StoreLocked(
-            f"cannot open embedded store {path} (another process may hold it): {_first_line(exc)}"
-        ) from exc
+        reason = first_line(exc)
+        raise StoreLocked(f"cannot open embedded store {path} (another process may hold it): {reason}") from exc
+    return ClickHouseStore(client, embedded_reader(client, limits))
 
 
 def _open_server(settings: Settings) -> ClickHouseStore:
     import clickhouse_connect
 
     scheme, host, port, user, password, database = settings.server()
+
+    def connect(extra: dict[str, Any] | None = None) -> Any:
+        secret = password.get_secret_value()
+        return clickhouse_connect.get_client(
+            host=host, port=port, username=user, password=secret, database=database,
+            secure=scheme == "https", connect_timeout=5, settings=extra,
+        )  # fmt: skip
+
     try:
-        client = clickhouse_connect.get_client(
-            host=host,
-            port=port,
-            username=user,
-            password=password.get_secret_value(),
-            database=database,
-            secure=scheme == "https",
-            connect_timeout=5,
-        )
+        client = connect()
     except Exception as exc:
-        raise StoreError(f"cannot reach ClickHouse at {scheme}://{host}:{port}: {_first_line(exc)}") from exc
-    return ClickHouseStore(client)
+        raise StoreError(f"cannot reach ClickHouse at {scheme}://{host}:{port}: {first_line(exc)}") from exc
+    # the server refuses INTO OUTFILE over HTTP and confines file() to user_files_path itself: no parse needed
+    return ClickHouseStore(client, Reader(connect, client, QueryLimits.of(settings), parse=False))

@@ -15,3 +15,11 @@ class StoreUnavailable(StoreError):
 
 class StoreRejected(StoreError):
     """The store refused rows as invalid: writing them again cannot succeed (unlike an outage, which passes)."""
+
+
+class QueryRefused(StoreError):
+    """A read that touches more than leadflow's own tables and pure functions; the message names what."""
+
+
+class OwnerNotTrusted(StoreError):
+    """The owner file of an embedded store may have been written by someone else, so its address is not used."""

@@ -1,40 +1,37 @@
 """The store pages, apart from any web framework: `/leadflow/query` and `/leadflow/insert` on the store one holds.
 
-`answer_query` and `answer_insert` take the request body and give the answer (status and JSON); they block on
-the store, so servers call them off the event loop. The worker's web server and `leadflow store serve` both
-use them.
+A caller shows the store's token (`Authorization: Bearer <token>`, compared in constant time) before its body is
+read; without it the answer is 401. A query runs in the store's read-only sessions under ClickHouse's own guards
+(pipelines/store/reader.py); an insert goes only into leadflow's tables and columns, each value of its column's
+type (pipelines/store/columns.py). The page methods block on the store, so servers call them off the event loop.
+The worker's web server and `leadflow store serve` both use them.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.core.rows import (
-    DEAD_LETTER_COLUMNS,
-    EVENT_COLUMNS,
-    FIRST_TOUCH_COLUMNS,
-    SLA_EVENT_COLUMNS,
-    SNAPSHOT_COLUMNS,
-)
 from pipelines.store.client import Store
+from pipelines.store.columns import INSERTABLE, STORE_RUN_COLUMNS, InsertSchema, RowRefused
 from pipelines.store.exceptions import StoreError, StoreRejected
 from pipelines.store.wire import decode_parameters, decode_value, encode_value
 
-STORE_RUN_COLUMNS = ("started_at", "kind", "latest_event_at")
-INSERTABLE: dict[str, frozenset[str]] = {
-    "events": frozenset(EVENT_COLUMNS),
-    "lead_snapshots": frozenset(SNAPSHOT_COLUMNS),
-    "first_touch_candidates": frozenset(FIRST_TOUCH_COLUMNS),
-    "dead_letters": frozenset(DEAD_LETTER_COLUMNS),
-    "sla_events": frozenset(SLA_EVENT_COLUMNS),
-    "store_runs": frozenset(STORE_RUN_COLUMNS),
-}
-"""The tables that leadflow writes, and their columns: the only ones `/leadflow/insert` writes to."""
-
-READ_ONLY = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
+__all__ = [
+    "INSERTABLE",
+    "STORE_RUN_COLUMNS",
+    "Answer",
+    "Insert",
+    "Query",
+    "Refused",
+    "StorePages",
+    "answer_insert",
+    "answer_query",
+    "parse_insert",
+    "parse_query",
+]
 
 
 class Refused(ValueError):
@@ -43,10 +40,18 @@ class Refused(ValueError):
 
 @dataclass(frozen=True)
 class Answer:
-    """A page's answer: HTTP status and JSON body."""
+    """A page's answer: HTTP status, JSON body and extra headers."""
 
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+UNAUTHORIZED = Answer(
+    401,
+    {"error": "the store pages need the store's token: Authorization: Bearer <token> (docs/security.md)"},
+    {"WWW-Authenticate": 'Bearer realm="leadflow store"'},
+)
 
 
 @dataclass(frozen=True)
@@ -68,21 +73,28 @@ def _object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def check_query(sql: str) -> str:
-    """Return `sql` if it is one SELECT or WITH statement; Refused otherwise."""
-    if not READ_ONLY.match(sql) or ";" in sql.rstrip().rstrip(";"):
-        raise Refused("only one SELECT or WITH query is allowed")
-    return sql
+@dataclass(frozen=True)
+class Query:
+    """A query request: the SQL, its parameters decoded, and whether only its columns are asked for."""
+
+    sql: str
+    parameters: dict[str, Any]
+    describe: bool = False
 
 
-def parse_query(body: bytes) -> tuple[str, dict[str, Any]]:
-    """Return the (sql, parameters) of a query request; Refused for anything but one read query."""
+def parse_query(body: bytes) -> Query:
+    """Return the query of a request; what the query may do, the store's reader decides."""
     request = _object(body)
-    sql = check_query(str(request.get("sql", "")))
+    sql = request.get("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise Refused("sql must be a non-empty string")
     parameters = request.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise Refused("parameters must be an object")
-    return sql, decode_parameters(parameters)
+    describe = request.get("describe", False)
+    if not isinstance(describe, bool):
+        raise Refused("describe must be true or false")
+    return Query(sql, decode_parameters(parameters), describe)
 
 
 def _columns(table: Any, columns: Any) -> tuple[str, ...]:
@@ -111,18 +123,20 @@ def parse_insert(body: bytes) -> Insert:
 def answer_query(store: Store, body: bytes) -> Answer:
     """Run a query request on the store and answer its rows, encoded."""
     try:
-        sql, parameters = parse_query(body)
-        rows = store.query(sql, parameters)
+        query = parse_query(body)
+        run = store.describe if query.describe else store.query
+        rows = run(query.sql, query.parameters)
         return Answer(200, {"rows": [[encode_value(v) for v in row] for row in rows]})
     except (Refused, StoreError, ValueError, TypeError) as exc:
         return Answer(400, {"error": str(exc)})
 
 
-def answer_insert(store: Store, body: bytes) -> Answer:
+def answer_insert(store: Store, schema: InsertSchema, body: bytes) -> Answer:
     """Run an insert request on the store; 400 for a refused request, 422 for refused rows, 503 when it failed."""
     try:
         insert = parse_insert(body)
-    except ValueError as exc:
+        schema.check(insert.table, insert.columns, insert.rows)
+    except (Refused, RowRefused, ValueError) as exc:
         return Answer(400, {"error": str(exc)})
     try:
         store.insert(insert.table, insert.rows, insert.columns)
@@ -131,3 +145,24 @@ def answer_insert(store: Store, body: bytes) -> Answer:
     except StoreError as exc:
         return Answer(503, {"error": str(exc)})
     return Answer(200, {"inserted": len(insert.rows)})
+
+
+class StorePages:
+    """The pages of the store this process holds, for callers that show its token."""
+
+    def __init__(self, store: Store, token: str, schema: InsertSchema) -> None:
+        self.store = store
+        self._expected = f"Bearer {token}".encode()
+        self._schema = schema
+
+    def authorized(self, authorization: str | None) -> bool:
+        """Say whether an Authorization header carries the store's token (in constant time)."""
+        return hmac.compare_digest((authorization or "").encode("utf-8", "replace"), self._expected)
+
+    def query(self, body: bytes) -> Answer:
+        """Answer an authorized query request."""
+        return answer_query(self.store, body)
+
+    def insert(self, body: bytes) -> Answer:
+        """Answer an authorized insert request."""
+        return answer_insert(self.store, self._schema, body)

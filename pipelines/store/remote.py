@@ -24,63 +24,86 @@ class _Unreachable(Exception):
     """The owner did not answer (refused, reset, timed out)."""
 
 
-class RemoteStore:
-    """Queries and inserts sent to the process that holds an embedded store.
+class _TokenRefused(Exception):
+    """The owner answered 401: it holds the store with another token (it may have restarted)."""
 
-    With `owner_of` (the embedded store's path), a connection error makes it read the owner file again, since a
-    restarted owner may answer at another address. When no owner answers, it raises StoreUnavailable: the sink
-    retries with back-off, so a store outage holds events back and loses none.
+
+class RemoteStore:
+    """Queries and inserts sent, with the store's token, to the process that holds an embedded store.
+
+    With `owner_of` (the embedded store's path), an owner that does not answer or refuses the token makes it read
+    the owner file again, since a restarted owner may answer at another address, with another token. When no
+    owner answers, it raises StoreUnavailable: the sink retries with back-off, so a store outage holds events back
+    and loses none.
     """
 
-    def __init__(self, url: str, timeout: float = 60.0, *, owner_of: Path | None = None) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 60.0, *, owner_of: Path | None = None) -> None:
         self.url = url.rstrip("/")
+        self._token = token
         self._timeout = timeout
         self._owner_of = owner_of
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a read query in the owner's process and return its rows."""
-        body = json.dumps({"sql": sql, "parameters": encode_parameters(parameters or {})}).encode()
-        answer = self._post(QUERY_PAGE, body, "query")
+        return self._read(sql, parameters, describe=False)
+
+    def describe(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Return the (name, type) of each column a read query would answer."""
+        return self._read(sql, parameters, describe=True)
+
+    def _read(self, sql: str, parameters: dict[str, Any] | None, *, describe: bool) -> list[tuple[Any, ...]]:
+        request = {"sql": sql, "parameters": encode_parameters(parameters or {}), "describe": describe}
+        answer = self._post(QUERY_PAGE, json.dumps(request).encode(), "query")
+        rows = answer.get("rows")
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise StoreError(f"query: {self.url} did not answer as a leadflow store (no rows in its answer)")
         try:
-            return [tuple(decode_value(v) for v in row) for row in answer["rows"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(f"unreadable answer from {self.url}: {exc}") from exc
+            return [tuple(decode_value(v) for v in row) for row in rows]
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"query: unreadable answer from {self.url}: {exc}") from None
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         """Insert rows through the owner, in requests of at most MAX_INSERT_BYTES."""
         for body in insert_bodies(table, columns, rows, MAX_INSERT_BYTES):
-            self._post(INSERT_PAGE, body, f"insert into {table}")
+            answer = self._post(INSERT_PAGE, body, f"insert into {table}")
+            if not isinstance(answer.get("inserted"), int):
+                raise StoreError(f"insert into {table}: {self.url} did not answer as a leadflow store")
 
     def close(self) -> None:
         """Nothing to release."""
 
-    def _post(self, page: str, body: bytes, what: str) -> Any:
+    def _post(self, page: str, body: bytes, what: str) -> dict[str, Any]:
         try:
             return self._send(page, body, what)
-        except _Unreachable as exc:
+        except (_Unreachable, _TokenRefused) as exc:
             first = exc
-        moved = self._owner_url()
-        if moved is None or moved == self.url:
-            orphaned = f"; no live process holds {self._owner_of}" if self._owner_of and moved is None else ""
-            raise StoreUnavailable(f"{what}: the store at {self.url} does not answer ({first}){orphaned}")
-        self.url = moved
+        moved = self._owner_address()
+        if moved is None or moved == (self.url, self._token):
+            raise _failure(what, self.url, first, self._owner_of if moved is None else None) from None
+        self.url, self._token = moved
         try:
             return self._send(page, body, what)
-        except _Unreachable as exc:
-            raise StoreUnavailable(f"{what}: the store at {self.url} does not answer ({exc})") from None
+        except (_Unreachable, _TokenRefused) as exc:
+            raise _failure(what, self.url, exc, None) from None
 
-    def _owner_url(self) -> str | None:
+    def _owner_address(self) -> tuple[str, str] | None:
+        """Return the (url, token) the owner file names now, or None without a live owner."""
         if self._owner_of is None:
             return None
         owner = live_owner(self._owner_of)
-        return None if owner is None else owner.url.rstrip("/")
+        if owner is None:
+            return None
+        return owner.url.rstrip("/"), owner.token or self._token
 
-    def _send(self, page: str, body: bytes, what: str) -> Any:
-        request = urllib.request.Request(self.url + page, body, {"Content-Type": "application/json"}, method="POST")
+    def _send(self, page: str, body: bytes, what: str) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._token}"}
+        request = urllib.request.Request(self.url + page, body, headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return json.loads(response.read())
+                answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise _TokenRefused(_reason(exc)) from None
             # rows the owner refuses (a bad request, or rows its store rejects) are refused again if sent again
             rejected = page == INSERT_PAGE and exc.code in (400, 422)
             kind = StoreRejected if rejected else StoreError
@@ -89,6 +112,17 @@ class RemoteStore:
             raise _Unreachable(str(getattr(exc, "reason", exc)) or type(exc).__name__) from None
         except ValueError as exc:
             raise StoreError(f"{what}: unreadable answer from {self.url}: {exc}") from None
+        if not isinstance(answer, dict):
+            raise StoreError(f"{what}: {self.url} did not answer as a leadflow store")
+        return answer
+
+
+def _failure(what: str, url: str, cause: Exception, orphaned: Path | None) -> StoreError:
+    """Return the error of a request no owner took: an outage (retry later), or a token the store refuses."""
+    if isinstance(cause, _TokenRefused):
+        return StoreError(f"{what}: the store at {url} refused this process's token ({cause})")
+    held = f"; no live process holds {orphaned}" if orphaned else ""
+    return StoreUnavailable(f"{what}: the store at {url} does not answer ({cause}){held}")
 
 
 def _reason(error: urllib.error.HTTPError) -> str:

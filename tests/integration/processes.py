@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipelines.store.client import RemoteStore
+from pipelines.store.owner import read_owner
 from tests.integration.kafka_fixture import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,6 +109,20 @@ class Worker(Managed):
         """Return the worker's Prometheus exposition."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
             return response.read().decode()
+
+    def store(self, timeout: float = 30) -> RemoteStore:
+        """Return the store this worker holds, through its store pages (with the token of its owner file)."""
+        store = held_store(self.env, timeout)
+        assert store.url == f"http://127.0.0.1:{self.port}", f"the store is held at {store.url}, not by this worker"
+        return store
+
+
+def held_store(env: dict[str, str], timeout: float = 30) -> RemoteStore:
+    """Return the embedded store of an environment through the process that holds it, as its owner file says."""
+    path = Path(env["LEADFLOW_STORE"].removeprefix("chdb:")).resolve()
+    owner = read_owner(path)
+    assert owner is not None and owner.token is not None, f"no process names itself and its token for {path}"
+    return RemoteStore(owner.url, owner.token, timeout, owner_of=path)
 
 
 def base_env(**values: str) -> dict[str, str]:

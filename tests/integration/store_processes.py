@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from pipelines.lag import LagCollector
 from pipelines.settings import Settings
@@ -70,9 +71,15 @@ class StoreService(Managed):
         owner = read_owner(store_path(self.env))
         return owner is not None and owner.pid == self.process.pid and owner.url == self.url
 
+    def store(self) -> RemoteStore:
+        """Return the store through this service's pages, with the token of its owner file."""
+        owner = read_owner(store_path(self.env))
+        assert owner is not None and owner.token is not None and owner.url == self.url, f"{self.url} holds no store"
+        return RemoteStore(self.url, owner.token, timeout=30)
+
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a read query on the store through the service."""
-        return RemoteStore(self.url, timeout=30).query(sql)
+        return self.store().query(sql)
 
     def count(self, table: str) -> int:
         """Return the rows of a table, replaced rows counted once."""
@@ -85,11 +92,23 @@ def metric_total(worker: Worker, name: str) -> float:
     return sum(float(value) for value in pattern.findall(worker.metrics()))
 
 
-def workers_holding_partitions(worker: Worker) -> int:
-    """Return how many workers of the group hold partitions, as this worker's Faust router knows them."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/router/", timeout=5) as response:
-        hosts = json.loads(response.read())
-    return sum(1 for topics in hosts.values() if any(topics.values()))
+def workers_holding_partitions(env: dict[str, str]) -> int:
+    """Return how many members of the worker group hold partitions, as the group's coordinator describes it."""
+    group = env["LEADFLOW_APP_ID"]
+    admin = KafkaAdminClient(bootstrap_servers=env["LEADFLOW_KAFKA_BOOTSTRAP"].split(","))
+    try:
+        members = admin.describe_groups([group])[group]["members"]
+    except KafkaError:
+        return 0  # the coordinator is still loading the group: nobody holds partitions yet
+    finally:
+        admin.close()
+    return sum(1 for member in members if _holds_input(member.get("member_assignment") or {}))
+
+
+def _holds_input(assignment: dict[str, Any]) -> bool:
+    """Say whether a member's assignment names partitions of an input topic (changelogs may be standbys)."""
+    held = assignment.get("assigned_partitions") or []
+    return any(p["partitions"] for p in held if not str(p["topic"]).endswith("-changelog"))
 
 
 def tail(log: Path, lines: int = 40) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from services.collector.keys import hash_key
 from tests.integration.kafka_fixture import LocalKafka
-from tests.integration.processes import Worker, base_env, group_env, leadflow_json, wait_until
+from tests.integration.processes import Worker, base_env, group_env, held_store, leadflow_json, wait_until
 from tests.integration.test_collector_kafka import Collector
 from tests.unit.factories import activity_doc, form_doc, stage_doc
 
@@ -73,11 +73,8 @@ def post_all(collector: Collector, documents: list[dict[str, Any]]) -> list[dict
     return accepted
 
 
-def events_stored(env: dict[str, str], cwd: Path) -> int:
-    from pipelines.store.client import RemoteStore
-
-    store = RemoteStore(f"http://127.0.0.1:{env['LEADFLOW_WEB_PORT']}", timeout=30)
-    return int(store.query("SELECT count() FROM events FINAL")[0][0])
+def events_stored(env: dict[str, str]) -> int:
+    return int(held_store(env).query("SELECT count() FROM events FINAL")[0][0])
 
 
 def test_a_burst_for_one_lead_with_the_public_key_stops_nothing(kafka: LocalKafka, tmp_path: Path) -> None:
@@ -92,7 +89,7 @@ def test_a_burst_for_one_lead_with_the_public_key_stops_nothing(kafka: LocalKafk
         accepted = post_all(collector, burst())
         assert len(accepted) == BURST  # the two impossible times were refused at the door
         accepted += post_all(collector, other_leads())
-        wait_until(lambda: worker.answers() and events_stored(env, tmp_path) == len(accepted), 240, "every event")
+        wait_until(lambda: worker.answers() and events_stored(env) == len(accepted), 240, "every event")
         assert worker.process is not None and worker.process.poll() is None
         live = leadflow_json(["report", *WINDOW, "--format", "json"], env, tmp_path)
     finally:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from pipelines.store.client import RemoteStore
 from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
 from tests.integration.kafka_fixture import LocalKafka
 from tests.integration.processes import Worker, wait_until
@@ -25,7 +24,7 @@ def test_malformed_link_and_check_messages_are_dead_lettered(
 ) -> None:
     names = TopicNames(worker_env["LEADFLOW_TOPIC_PREFIX"])
     worker = Worker(worker_env, tmp_path).start()
-    store = RemoteStore(f"http://127.0.0.1:{worker.port}")
+    store = worker.store()
     producer = KafkaProducer(bootstrap_servers=[kafka.bootstrap])
     try:
         garbage = [

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer
 
 from services.simulate import SimulationSummary
 from tests.integration.kafka_fixture import LocalKafka
-from tests.integration.processes import Worker, base_env, leadflow, leadflow_json, wait_until
+from tests.integration.processes import Worker, base_env, held_store, leadflow, leadflow_json, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +33,7 @@ def _replay_report(events: Path, tmp_path: Path) -> Any:
 
 
 def _store_count(env: dict[str, str], cwd: Path, table: str) -> int:
-    from pipelines.store.client import RemoteStore
-
-    port = env["LEADFLOW_WEB_PORT"]
-    return int(RemoteStore(f"http://127.0.0.1:{port}").query(f"SELECT count() FROM {table} FINAL")[0][0])
+    return int(held_store(env).query(f"SELECT count() FROM {table} FINAL")[0][0])
 
 
 def wait_settled(

@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
-from pipelines.store.client import RemoteStore
 from tests.integration.kafka_fixture import LocalKafka
-from tests.integration.processes import REPO, Worker, group_env, leadflow_json, wait_until
+from tests.integration.processes import REPO, Worker, group_env, held_store, leadflow_json, wait_until
 from tests.integration.store_processes import metric_total, store_path
 from tests.unit.factories import T0, form_event, stage_event
 
@@ -53,8 +52,7 @@ def others(first: int, count: int) -> list[bytes]:
 
 
 def stored_leads(env: dict[str, str]) -> set[str]:
-    store = RemoteStore(f"http://127.0.0.1:{env['LEADFLOW_WEB_PORT']}", timeout=30)
-    return {row[0] for row in store.query("SELECT DISTINCT lead_id FROM events FINAL")}
+    return {row[0] for row in held_store(env).query("SELECT DISTINCT lead_id FROM events FINAL")}
 
 
 def dead_letters(kafka: LocalKafka, env: dict[str, str]) -> list[Any]:
@@ -93,7 +91,7 @@ def test_a_lead_past_its_history_limit_is_refused_and_the_partition_moves_on(
     assert {value for value, _ in refused} == set(hot[-5:])
     assert all(h["topic"] == b"leadflow.stages" and h["partition"] == b"0" for _, h in refused)
     assert metric_total(worker, "leadflow_poison_records_total") == 5
-    store = RemoteStore(f"http://127.0.0.1:{env['LEADFLOW_WEB_PORT']}", timeout=30)
+    store = held_store(env)
     assert store.query("SELECT count() FROM events FINAL WHERE lead_id = 'hot'")[0][0] == 401
     assert store.query("SELECT count() FROM dead_letters FINAL WHERE reason LIKE 'lead_history_limit:%'")[0][0] == 5
 

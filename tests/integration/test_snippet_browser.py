@@ -26,7 +26,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pipelines.store.client import RemoteStore
 from services.monthly.browser import FLAGS
 from tests.integration.kafka_fixture import LocalKafka, free_port
 from tests.integration.processes import Worker, leadflow_json, wait_until
@@ -228,7 +227,7 @@ def check_kafka_and_report(
         return bool(counts["visits"] == 2 and counts["visitors"] == 1 and counts["lead"] == 1)
 
     wait_until(settled, 120, "the report to show two visits of one visitor and one lead", every=2)
-    store = RemoteStore(f"http://127.0.0.1:{worker.port}")
+    store = worker.store()
     sql = f"SELECT utm_source, utm_medium, utm_campaign, first_visitor_id FROM leads WHERE lead_id = '{lead_id()}'"
     assert store.query(sql) == [(UTM["utm_source"], UTM["utm_medium"], UTM["utm_campaign"], visitor)]
     time.sleep(1.0)  # the Do Not Track visit had every chance to send something by now

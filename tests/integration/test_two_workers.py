@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.store.client import RemoteStore
 from services.simulate import SimulationSummary
 from tests.integration.kafka_fixture import free_port
 from tests.integration.processes import Worker, leadflow_json, wait_until
@@ -40,7 +39,7 @@ def test_a_worker_killed_mid_stream_leaves_its_partitions_to_the_other(
         service = running.start(StoreService(worker_env, tmp_path))
         survivor = running.start(Worker(worker_env, tmp_path, "worker-a"))
         victim = running.start(Worker(second_worker_env(worker_env, tmp_path), tmp_path, "worker-b"))
-        wait_until(lambda: workers_holding_partitions(survivor) == 2, 120, "both workers holding partitions")
+        wait_until(lambda: workers_holding_partitions(worker_env) == 2, 120, "both workers holding partitions")
         leadflow_json(["produce", str(first)], worker_env, tmp_path)
         both = [survivor, victim]
         wait_until(lambda: all(metric_total(w, "leadflow_events_total") > 0 for w in both), 120, "both at work")
@@ -62,9 +61,9 @@ def test_a_second_worker_writes_through_the_worker_that_holds_the_store(
     with running.explained():
         holder = running.start(Worker(worker_env, tmp_path, "worker-a"))
         writer = running.start(Worker(second_worker_env(worker_env, tmp_path), tmp_path, "worker-b"))
-        wait_until(lambda: workers_holding_partitions(holder) == 2, 120, "both workers holding partitions")
+        wait_until(lambda: workers_holding_partitions(worker_env) == 2, 120, "both workers holding partitions")
         leadflow_json(["produce", str(events)], worker_env, tmp_path)
         wait_settled(worker_env, tmp_path, expected, summary, 240)
         assert metric_total(writer, "leadflow_sink_rows_total") > 0, "worker-b wrote its rows through worker-a"
-        store = RemoteStore(f"http://127.0.0.1:{holder.port}")
+        store = holder.store()
         assert store.query("SELECT count() FROM store_runs WHERE kind = 'live'") == [(2,)]

@@ -114,6 +114,13 @@ def test_server_defaults_for_port_user_and_database(monkeypatch: pytest.MonkeyPa
         ("LEADFLOW_SINK_INTERVAL", "nan"),
         ("LEADFLOW_LOG_LEVEL", "verbose"),
         ("LEADFLOW_LOG_LEVEL", "debug"),
+        ("LEADFLOW_STORE_TOKEN", "short"),
+        ("LEADFLOW_STORE_TOKEN", "a token with spaces in it, long enough"),
+        ("LEADFLOW_STORE_TOKEN", "x" * 513),
+        ("LEADFLOW_STORE_QUERY_TIMEOUT", "0"),
+        ("LEADFLOW_STORE_QUERY_TIMEOUT", "3601"),
+        ("LEADFLOW_STORE_QUERY_MEMORY", "1000"),
+        ("LEADFLOW_STORE_QUERY_RESULT_ROWS", "0"),
     ],
 )
 def test_a_bad_variable_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -145,6 +152,23 @@ def test_a_bad_store_url_does_not_leak_its_password(monkeypatch: pytest.MonkeyPa
     # The message goes to stderr and logs; the password is a secret (STYLE: secrets as SecretStr).
     message = config_error(monkeypatch, "LEADFLOW_STORE", "htp://admin:s3cret-pw@ch.example.com:8123/db")
     assert "s3cret-pw" not in message
+
+
+def test_the_store_token_is_a_secret_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().store_token is None
+    message = config_error(monkeypatch, "LEADFLOW_STORE_TOKEN", "too-short-secret")
+    assert "too-short-secret" not in message and "32 to 512" in message
+    monkeypatch.setenv("LEADFLOW_STORE_TOKEN", "k" * 40)
+    token = load_settings().store_token
+    assert token is not None and token.get_secret_value() == "k" * 40 and "k" * 40 not in repr(token)
+
+
+def test_the_query_limits_default_to_30_s_2_gib_and_a_million_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.store_query_timeout, settings.store_query_memory) == (30.0, 2 * 1024**3)
+    assert settings.store_query_result_rows == 1_000_000
+    monkeypatch.setenv("LEADFLOW_STORE_QUERY_TIMEOUT", "5")
+    assert load_settings().store_query_timeout == 5.0
 
 
 def test_unknown_leadflow_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
