@@ -5,7 +5,7 @@
 #   make lint        ruff + mypy
 #   make test-deps   the Debian packages the tests need (installed as root, else named on one line)
 #   make test        test-deps, lint, then pytest (the integration tests start their own Kafka on free ports)
-#   make demo        Kafka, a worker, the simulator and the live board on this machine
+#   make demo        Kafka, a worker, the simulator (two weeks backfilled, then live) and the live board
 #
 # Variables: PYTHON (the interpreter that creates .venv, default python3; leadflow needs 3.11),
 #            PYTEST_ARGS (extra pytest arguments, e.g. make test PYTEST_ARGS="-k lifecycle -x").
