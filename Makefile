@@ -3,8 +3,9 @@
 #   make venv        .venv with leadflow and its dev tools (reinstalled when pyproject.toml changes)
 #   make kafka-jars  the Apache Kafka jars from Maven Central, for the local broker (deploy/local/kafka.sh)
 #   make lint        ruff + mypy
-#   make test        lint, then pytest (the integration tests start their own Kafka on free ports)
-#   make demo        Kafka, a worker, the simulator and the live board on this machine
+#   make test-deps   the Debian packages the tests need (installed as root, else named on one line)
+#   make test        test-deps, lint, then pytest (the integration tests start their own Kafka on free ports)
+#   make demo        Kafka, a worker, the simulator (two weeks backfilled, then live) and the live board
 #
 # Variables: PYTHON (the interpreter that creates .venv, default python3; leadflow needs 3.11),
 #            PYTEST_ARGS (extra pytest arguments, e.g. make test PYTEST_ARGS="-k lifecycle -x").
@@ -18,7 +19,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv kafka-jars lint test demo
+.PHONY: venv kafka-jars lint test-deps test demo
 
 venv: $(STAMP)
 
@@ -38,7 +39,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: venv kafka-jars
+# First, so that a missing package stops `make test` before anything slow runs (make builds prerequisites in order).
+test-deps:
+	@PYTHON=$(PYTHON) bash deploy/local/test-deps.sh
+
+test: test-deps venv kafka-jars
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	@rc=0; $(VENV)/bin/python -m pytest $(PYTEST_ARGS) || rc=$$?; \

@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="requests (or sends) in flight")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run (an upper bound)")
     args = parser.parse_args(argv)
-    figures: dict[str, Any] = {"load_before": load_before(), **vars(args)}
+    figures: dict[str, Any] = {"benchmark": "collector", "load_before": load_before(), **vars(args)}
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmp:
         folder = Path(tmp)
         kafka = LocalKafka(free_port(), folder / "kafka")
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 drive(url + "/v1/events", args.events, args.batch, args.concurrency, args.timeout, "many")
             )
             show(f"(c) collector, {args.batch} events/request", batched)
-            for name, run in (("baseline", base), ("single", single), ("batch", batched)):
+            for name, run in (("baseline", base), ("single", single), ("batched", batched)):
                 figures[name] = {**asdict(run), "events_per_s": round(run.rate, 1)}
         finally:
             if process is not None and process.poll() is None:

@@ -7,6 +7,8 @@
 (b) `leadflow replay FILE --no-progress` as a subprocess into a fresh chDB store (chDB allows one process per
     data path), timed by wall clock; a replay of an empty file into another fresh store gives the fixed
     start-up cost (interpreter, imports, DDL), which is also reported subtracted.
+(c) not timed: that store's footprint once merged (`OPTIMIZE TABLE ... FINAL` on every table, then the active
+    parts in `system.parts`): bytes on disk and rows over all tables, per stored event.
 Generating the file is not counted. Target: the core without Kafka at >= 100k events/s.
 Prints a few human-readable lines, the profile of (a), and one final JSON line.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ from pipelines.agreements import load_agreements
 from pipelines.core.sla import Judge
 from pipelines.replay import Replayer, ReplayStats, read_lines
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
+from tests.integration.processes import base_env
 
 REPO = Path(__file__).resolve().parents[1]
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
@@ -111,10 +113,9 @@ def profile_core(
 
 def run_replay(path: Path, store_dir: Path, timeout: float) -> tuple[float, dict[str, Any]]:
     """Run `leadflow replay` into a fresh chDB store; return wall seconds and its printed stats."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-    env.update(
-        LEADFLOW_STORE=f"chdb:{store_dir}", LEADFLOW_AGREEMENTS=str(REPO / "agreements"), LEADFLOW_LOG_LEVEL="WARNING"
-    )
+    # the repository's agreements, and event times weeks past today accepted, as the integration tests do: the
+    # simulated weeks run past today's date, and `leadflow replay` refuses an event later than now plus the skew
+    env = base_env(LEADFLOW_STORE=f"chdb:{store_dir}", LEADFLOW_LOG_LEVEL="WARNING")
     started = time.perf_counter()
     done = subprocess.run(
         [LEADFLOW, "replay", str(path), "--no-progress"],
@@ -129,6 +130,24 @@ def run_replay(path: Path, store_dir: Path, timeout: float) -> tuple[float, dict
     if done.returncode != 0:
         raise RuntimeError(f"leadflow replay failed ({done.returncode}): {done.stderr[-2000:]}")
     return wall, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def store_footprint(store_dir: Path) -> dict[str, float]:
+    """Merge every table of a replayed store; return bytes on disk and rows over all tables per stored event."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(interface="chdb", path=str(store_dir))
+    try:
+        here = "database = currentDatabase()"
+        tables = client.query(f"SELECT name FROM system.tables WHERE {here} AND engine LIKE '%MergeTree'")
+        for (table,) in tables.result_rows:
+            client.command(f"OPTIMIZE TABLE `{table}` FINAL")
+        parts = f"SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE {here} AND active"
+        size, rows = client.query(parts).result_rows[0]
+        events = client.query("SELECT count() FROM events FINAL").result_rows[0][0]
+    finally:
+        client.close()
+    return {"bytes_per_event": _rate(size, events), "rows_per_event": _rate(rows, events), "events": events}
 
 
 def _rate(events: float, seconds: float) -> float:
@@ -205,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         net_text = f"{net_rate:>10,.0f}" if net_rate else f"{'n/a':>10}"
         print(f"    without start-up:   {net_text} events/s  (start-up = replay of an empty file: {startup:.2f} s)")
+        footprint = store_footprint(root / "store")
+        print(
+            f"(c) the store, merged: {footprint['bytes_per_event']:,.0f} bytes and {footprint['rows_per_event']:.2f} "
+            f"rows on disk per event over all tables ({footprint['events']:,} events stored)"
+        )
 
     ratio = _rate(replay_rate, core_rate)
     ratio_net = _rate(net_rate, core_rate)
@@ -241,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay_events_per_s_excl_startup": round(net_rate),
         "ratio_replay_to_core": round(ratio, 3),
         "ratio_replay_to_core_excl_startup": round(ratio_net, 3),
+        "store_bytes_per_event": round(footprint["bytes_per_event"], 1),
+        "store_rows_per_event": round(footprint["rows_per_event"], 3),
         "target_core_events_per_s": TARGET_CORE_EVENTS_PER_S,
         "core_meets_target": meets,
         "profile_top_cumulative": [_rounded(r) for r in by_cumulative],

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from services.arguments import OneLineParser, aware_instant, store_day
+from services.arguments import OneLineParser, aware_instant, positive_int, store_day
 from services.cluster_ddl import run_cluster_ddl
 from services.errors import CLEAR_ERRORS
 from services.extensions import COMMAND_MODULES
@@ -41,6 +41,19 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     target.add_argument("--out", type=Path, help="write JSON lines to this file")
     target.add_argument("--kafka", action="store_true", help="send to the input topics")
     p.add_argument("--rate", type=float, default=0.0, help="events per second to Kafka (0: as fast as possible)")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="with --kafka: after the events up to now, go on without end: later simulated events and new live "
+        "visitors, leads and MQLs, each sent when its time comes",
+    )
+    p.add_argument(
+        "--follow-up-minutes",
+        type=positive_int,
+        default=2,
+        help="with --live: the MQL follow-up the agreement in force promises (around the clock); live MQLs are "
+        "followed up before it, after its warning, late or never (default 2)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="local demo: Kafka, worker, simulator and the live board; Ctrl-C stops all")
     d.add_argument("--rate", type=float, default=150.0, help="simulated events per second")
     d.add_argument("--kafka-port", type=int, default=9092)
+    d.add_argument(
+        "--follow-up-minutes",
+        type=positive_int,
+        default=2,
+        help="the demo agreement's MQL follow-up promise, around the clock (default 2: a live breach within 5 minutes)",
+    )
     sc = sub.add_parser("schemas", help="event schemas")
     sc_sub = sc.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
     ex = sc_sub.add_parser("export", help="write the JSON Schema of every event type to DIR")

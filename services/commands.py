@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,24 +100,81 @@ def _simulation_config(args: argparse.Namespace) -> Any:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Generate traffic to a file or to Kafka."""
-    from services.simulate import simulate, summarize, write_jsonl
+    from services.simulate import write_jsonl
 
     config = _simulation_config(args)
-    if args.out is not None:
-        summary = write_jsonl(config, args.out, progress=sys.stderr.isatty())
-    else:
-        from pipelines.kafka_admin import ensure_topics
-        from services.produce import send_lines
-
-        settings = load_settings()
-        ensure_topics(settings)
-        events = list(simulate(config))
-        with Progress(TextColumn("simulate → Kafka"), BarColumn(), TextColumn("{task.completed}"), console=ERR) as bar:
-            task = bar.add_task("send", total=len(events))
-            send_lines(settings, (e.value for e in events), args.rate, None, lambda n: bar.update(task, completed=n))
-        summary = summarize(events)
+    if args.live and args.out is not None:
+        raise UsageError("--live sends to Kafka: use it with --kafka")
+    if args.out is None:
+        return _simulate_to_kafka(config, args)
+    summary = write_jsonl(config, args.out, progress=sys.stderr.isatty())
     print(json.dumps(asdict(summary), sort_keys=True, default=str))
     return 0
+
+
+def _simulate_to_kafka(config: Any, args: argparse.Namespace) -> int:
+    """Send the events that have arrived by now at `--rate`; with --live, go on sending as later ones arrive."""
+    from pipelines.kafka_admin import ensure_topics
+    from services.simulate import simulate, summarize
+    from services.simulate_live import split_at
+
+    settings = load_settings()
+    ensure_topics(settings)
+    now = datetime.now(UTC)
+    # never ahead of time: every door refuses an event dated later than now plus LEADFLOW_MAX_CLOCK_SKEW
+    arrived, later = split_at(simulate(config), now)
+    summary = {**asdict(summarize(arrived)), "later": len(later), "later_sent": bool(args.live)}
+    if args.live:
+        print(json.dumps(summary, sort_keys=True, default=str), flush=True)
+        return _send_live(settings, (arrived, later), now, config.seed, args)
+    _send_paced(settings, arrived, args.rate)
+    print(json.dumps(summary, sort_keys=True, default=str))
+    return 0
+
+
+def _send_paced(settings: Any, events: list[Any], rate: float) -> None:
+    from services.produce import send_lines
+
+    with Progress(TextColumn("simulate → Kafka"), BarColumn(), TextColumn("{task.completed}"), console=ERR) as bar:
+        task = bar.add_task("send", total=len(events))
+        send_lines(settings, (e.value for e in events), rate, None, lambda n: bar.update(task, completed=n))
+
+
+def _send_live(settings: Any, split: tuple[list[Any], list[Any]], now: datetime, seed: int, args: Any) -> int:
+    """Send the backfill at `--rate`, merged with later and live events each sent when its time comes; until killed."""
+    from services.produce import send_when_due
+    from services.simulate_live import LivePace, live_events, schedule
+
+    arrived, later = split
+    pace = LivePace(seed=seed, promise=timedelta(minutes=args.follow_up_minutes))
+    ERR.print(f"live from {now:%H:%M:%S} UTC: {len(arrived):,} events at {args.rate:g}/s, then each one as it arrives")
+    progress = LiveProgress(len(arrived), now)
+    planned = schedule(arrived, later, live_events(now, pace), now, args.rate)
+    send_when_due(settings, (progress.next(due, event) for due, event in planned), progress.sent)
+    return 0
+
+
+class LiveProgress:
+    """Counts what a live simulation sent: one line when the backfill is out, then one every 100 later events."""
+
+    def __init__(self, backfill: int, now: datetime) -> None:
+        self.backfill, self.now = backfill, now
+        self.backfilled = self.later = 0
+        self.in_backfill = True
+
+    def next(self, due: datetime, event: Any) -> tuple[datetime, bytes]:
+        """Note which part the event about to be sent belongs to; return it as the sender takes it."""
+        self.in_backfill = event.arrival <= self.now
+        return due, bytes(event.value)
+
+    def sent(self, _count: int) -> None:
+        """Count the event just sent, and say so now and then."""
+        if self.in_backfill:
+            self.backfilled += 1
+        else:
+            self.later += 1
+        if (self.in_backfill and self.backfilled == self.backfill) or (not self.in_backfill and self.later % 100 == 0):
+            ERR.print(f"{datetime.now(UTC):%H:%M:%S} sent {self.backfilled:,} backfilled events, {self.later:,} later")
 
 
 def _report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
@@ -166,7 +223,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the local demo until Ctrl-C."""
     from services.demo import run_demo
 
-    return run_demo(args.rate, args.kafka_port)
+    return run_demo(args.rate, args.kafka_port, args.follow_up_minutes)
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:

@@ -109,6 +109,30 @@ def send_lines(
     return sent
 
 
+def send_when_due(
+    settings: Settings, scheduled: Iterable[tuple[datetime, bytes]], on_sent: Callable[[int], None] | None = None
+) -> int:
+    """Send each line when its time comes (never before: a door refuses events dated ahead of it); until the end."""
+    names = TopicNames(settings.topic_prefix)
+    producer = make_producer(settings)
+    sent = 0
+    try:
+        for due, raw in scheduled:
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                time.sleep(wait)
+            _send_one(producer, names, names.name(STAGES), raw, settings.event_times.at(datetime.now(UTC)))
+            sent += 1
+            if on_sent is not None:
+                on_sent(sent)
+        producer.flush(timeout=60)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"sending to Kafka at {settings.kafka_bootstrap} failed: {exc}") from None
+    finally:
+        producer.close(timeout=10)
+    return sent
+
+
 def file_lines(path: Path) -> Iterable[bytes]:
     """Yield the non-blank lines of a file without their line ends."""
     return (raw for _number, raw in read_lines(path))

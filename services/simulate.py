@@ -233,6 +233,11 @@ def _deliveries(rng: Random, config: SimulationConfig, draft: Draft) -> list[Sim
     return deliveries
 
 
+def on_time(rng: Random, draft: Draft) -> SimulatedEvent:
+    """Serialise a draft delivered once, exactly at its time (no delay, duplicate or breakage)."""
+    return SimulatedEvent(draft.time, draft.type, draft.subject.encode(), orjson.dumps(_envelope(rng, draft)), "valid")
+
+
 def _envelope(rng: Random, draft: Draft) -> dict[str, Any]:
     """Return the CloudEvents envelope of a draft; web times carry the Berlin offset, CRM times UTC."""
     web = draft.type.startswith("web.")
