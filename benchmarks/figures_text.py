@@ -94,11 +94,14 @@ def _panel(kind: str) -> Callable[[dict[str, Any]], str | None]:
     return value
 
 
-def _ratios(line: dict[str, Any]) -> str | None:
-    names = ("core_ratio", "replay_ratio", "worker_ratio")
+def _ratios_of(line: dict[str, Any], *names: str) -> str | None:
     if all(line.get(name) is None for name in names):
         return None
     return " / ".join(shown(line.get(name), lambda v: f"{v:.2f}") for name in names)
+
+
+def _ratios(line: dict[str, Any]) -> str | None:
+    return _ratios_of(line, "core_ratio", "replay_ratio", "worker_ratio")
 
 
 FIGURES = (
@@ -117,7 +120,19 @@ FIGURES = (
         "kafka_path",
         _unit("events/s", "baseline_events_per_s_excl_startup"),
     ),
-    Figure("one worker ÷ bare loop", "kafka_path", _unit("", "ratio", form=lambda v: f"{v:.3f}"), "≥ 0.5"),
+    Figure("one worker ÷ bare loop", "kafka_path", _unit("", "ratio", form=lambda v: f"{v:.3f}")),
+    Figure("Faust floor: a trivial agent, same run", "kafka_path", _unit("events/s", "faust_plain_floor_events_per_s")),
+    Figure(
+        "Faust floor: the same, one table write per event",
+        "kafka_path",
+        _unit("events/s", "faust_table_floor_events_per_s"),
+    ),
+    Figure(
+        "one worker ÷ table floor / ÷ trivial-agent floor",
+        "kafka_path",
+        lambda line: _ratios_of(line, "worker_to_table_floor", "worker_to_plain_floor"),
+        "≥ 1.5 / ≥ 0.5",
+    ),
     Figure("worker CPU per event", "kafka_path", cpu_per_event),
     Figure("workers in one consumer group", "kafka_path", group_speedup),
     Figure(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +77,19 @@ def make_producer(settings: Settings) -> KafkaProducer:
         raise KafkaUnavailable(f"Kafka at {settings.kafka_bootstrap} does not answer ({type(exc).__name__})") from None
 
 
+@contextmanager
+def _producing(settings: Settings) -> Iterator[KafkaProducer]:
+    """Give a producer for the block, flushed at its end and closed; a Kafka error ends in KafkaUnavailable."""
+    producer = make_producer(settings)
+    try:
+        yield producer
+        producer.flush(timeout=60)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"sending to Kafka at {settings.kafka_bootstrap} failed: {exc}") from None
+    finally:
+        producer.close(timeout=10)
+
+
 def send_lines(
     settings: Settings,
     lines: Iterable[bytes],
@@ -86,10 +100,9 @@ def send_lines(
     """Send lines to their topics at most `rate` per second (0: as fast as possible); returns how many were sent."""
     names = TopicNames(settings.topic_prefix)
     fallback = fallback_topic or names.name(STAGES)
-    producer = make_producer(settings)
     started = time.monotonic()
     sent = 0
-    try:
+    with _producing(settings) as producer:
         for raw in lines:
             _send_one(producer, names, fallback, raw, settings.event_times.at(datetime.now(UTC)))
             sent += 1
@@ -99,11 +112,6 @@ def send_lines(
                     time.sleep(ahead)
             if on_sent is not None and sent % 500 == 0:
                 on_sent(sent)
-        producer.flush(timeout=60)
-    except KafkaError as exc:
-        raise KafkaUnavailable(f"sending to Kafka at {settings.kafka_bootstrap} failed: {exc}") from None
-    finally:
-        producer.close(timeout=10)
     if on_sent is not None:
         on_sent(sent)
     return sent
@@ -114,9 +122,8 @@ def send_when_due(
 ) -> int:
     """Send each line when its time comes (never before: a door refuses events dated ahead of it); until the end."""
     names = TopicNames(settings.topic_prefix)
-    producer = make_producer(settings)
     sent = 0
-    try:
+    with _producing(settings) as producer:
         for due, raw in scheduled:
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0:
@@ -125,11 +132,6 @@ def send_when_due(
             sent += 1
             if on_sent is not None:
                 on_sent(sent)
-        producer.flush(timeout=60)
-    except KafkaError as exc:
-        raise KafkaUnavailable(f"sending to Kafka at {settings.kafka_bootstrap} failed: {exc}") from None
-    finally:
-        producer.close(timeout=10)
     return sent
 
 

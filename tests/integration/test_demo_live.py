@@ -7,11 +7,9 @@ nothing the backfill sent was dated ahead of its time (the worker here keeps the
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipelines.store.remote import RemoteStore
 from services.board import clocks_line
 from services.demo import simulator_command
 from services.demo_agreements import write_demo_agreements
@@ -37,12 +34,8 @@ WHERE startsWith(lead_id, 'lead-live-') AND handoff = 'mql_follow_up' AND agreem
 REFUSED_TIMES = "SELECT count() FROM dead_letters WHERE startsWith(reason, 'time_out_of_range')"
 
 
-def _query(worker: Worker, sql: str) -> list[list[Any]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{worker.port}/leadflow/query", data=json.dumps({"sql": sql}).encode(), method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return list(json.loads(response.read())["rows"])
+def _query(worker: Worker, sql: str) -> list[tuple[Any, ...]]:
+    return worker.store(timeout=10).query(sql)
 
 
 def _sla_metric(worker: Worker, name: str) -> float:
@@ -73,7 +66,7 @@ def test_the_demo_goes_on_live_and_a_breach_reaches_the_store_within_two_minutes
         took = time.monotonic() - started
         wait_until(lambda: _sla_metric(worker, "leadflow_sla_breaches_total") >= 1, 10, "the breach in /metrics")
         kinds = dict(_query(worker, LIVE_SLA_EVENTS))
-        board_line = clocks_line(RemoteStore(f"http://127.0.0.1:{worker.port}"), datetime.now(UTC)).plain
+        board_line = clocks_line(worker.store(), datetime.now(UTC)).plain
         refused = _query(worker, REFUSED_TIMES)[0][0]
         warnings = _sla_metric(worker, "leadflow_sla_warnings_total")
         assert simulator.poll() is None, "the simulator goes on live"
