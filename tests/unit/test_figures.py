@@ -44,6 +44,10 @@ def _kafka_path(worker: float = 1109, bare: float = 134018) -> dict[str, Any]:
         "worker_events_per_s_excl_startup": worker,
         "baseline_events_per_s_excl_startup": bare,
         "ratio": round(worker / bare, 4),
+        "faust_plain_floor_events_per_s": 11736,
+        "faust_table_floor_events_per_s": 3999,
+        "worker_to_table_floor": round(worker / 3999, 3),
+        "worker_to_plain_floor": round(worker / 11736, 3),
         "worker_cpu_s": 65.0,
         "group_workers": 2,
         "group_speedup": 0.68,
@@ -131,10 +135,10 @@ def test_capacity_without_any_run_says_so_instead_of_quoting_numbers() -> None:
 
 def test_worker_paragraph_quotes_this_runs_figures() -> None:
     text = " ".join(worker_block({"kafka_path": _kafka_path(), "replay": _replay()}).split())
-    assert "drains 78,308 simulated events at 1,109 events/s, 0.008" in text
-    assert "(134,018 events/s)" in text
+    assert "drains 78,308 simulated events at 1,109 events/s." in text
+    assert "only decodes each event does 11,736 events/s" in text and "table entry per event 3,999" in text
+    assert "runs at 0.28× the table floor and 0.09× the trivial agent (targets 1.5× and 0.5×)" in text
     assert "830 µs of CPU per event" in text
-    assert "would leave 15 µs per event" in text
     assert "0.68× one worker (2 workers)" in text
     assert f"it runs {_replay()['core_events_per_s']:,} events/s" in text
 
