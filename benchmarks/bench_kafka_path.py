@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import logging
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
+from benchmarks.faust_floor import run_floor
 from benchmarks.harness import (
     cpu_seconds,
     load_after,
@@ -58,10 +58,8 @@ from tests.integration.kafka_fixture import free_port
 from tests.integration.processes import Worker, group_env, leadflow_json
 from tests.integration.store_processes import StoreService
 
-REPO = Path(__file__).resolve().parents[1]
 TABLE_FLOOR_TARGET = 1.5
 PLAIN_FLOOR_TARGET = 0.5
-FLOOR_TIMEOUT = 600.0
 
 
 @dataclass
@@ -138,20 +136,6 @@ async def _consume(bootstrap: str, topics: Sequence[str], expected: int, timeout
 def run_baseline(bootstrap: str, topics: Sequence[str], expected: int, timeout: float) -> BaselineRun:
     """Read every produced message with a bare aiokafka consumer, decoding each value."""
     return asyncio.run(_consume(bootstrap, topics, expected, timeout))
-
-
-def run_floor(bootstrap: str, prefix: str, partitions: int, expected: int, table: bool) -> dict[str, Any]:
-    """Run one Faust floor in a process of its own until it has consumed every message; return its figures."""
-    args = [sys.executable, "-m", "benchmarks.faust_floor", "--bootstrap", bootstrap, "--prefix", prefix]
-    args += ["--partitions", str(partitions), "--expected", str(expected), *(["--table"] if table else [])]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=FLOOR_TIMEOUT, check=False, cwd=REPO)
-    # Faust's worker sends what the agent prints to its log: the figures are the JSON object on either stream
-    lines = (done.stdout + done.stderr).splitlines()
-    found = [line[line.index('{"events"') :] for line in lines if '{"events"' in line]
-    if not found:
-        raise RuntimeError(f"the Faust floor ended with {done.returncode} and no figures: {done.stderr[-2000:]}")
-    figures: dict[str, Any] = json.loads(found[-1])
-    return figures
 
 
 def drain(

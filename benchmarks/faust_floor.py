@@ -17,10 +17,12 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -28,6 +30,9 @@ import orjson
 import uvloop
 
 from pipelines.topics import INPUT_TOPICS
+
+REPO = Path(__file__).resolve().parents[1]
+FLOOR_TIMEOUT = 600.0
 
 
 def build(args: argparse.Namespace, started: float) -> faust.App:
@@ -77,6 +82,20 @@ def build(args: argparse.Namespace, started: float) -> faust.App:
                 os.kill(os.getpid(), signal.SIGTERM)
 
     return app
+
+
+def run_floor(bootstrap: str, prefix: str, partitions: int, expected: int, table: bool) -> dict[str, Any]:
+    """Run one Faust floor in a process of its own until it has consumed every message; return its figures."""
+    args = [sys.executable, "-m", "benchmarks.faust_floor", "--bootstrap", bootstrap, "--prefix", prefix]
+    args += ["--partitions", str(partitions), "--expected", str(expected), *(["--table"] if table else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=FLOOR_TIMEOUT, check=False, cwd=REPO)
+    # Faust's worker sends what the agent prints to its log: the figures are the JSON object on either stream
+    lines = (done.stdout + done.stderr).splitlines()
+    found = [line[line.index('{"events"') :] for line in lines if '{"events"' in line]
+    if not found:
+        raise RuntimeError(f"the Faust floor ended with {done.returncode} and no figures: {done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(found[-1])
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
