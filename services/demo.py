@@ -94,14 +94,13 @@ def hints(env: dict[str, str], follow_up_minutes: int, today: date, token: str) 
         "leadflow_sla_breaches_total)",
         f"breached leads: {store} {_leadflow()} report {window}  (worst breaches; --format json: worst_breaches)",
         f'           or:  {curl} {web}/leadflow/query -d \'{{"sql": "{BREACHED_SQL}"}}\'',
-        ONE_LEAD_HINT.format(curl=curl, web=web),
+        ONE_LEAD_HINT.format(store=store, leadflow=_leadflow()),
     ]
 
 
-# The one line on a single breached lead; it becomes `leadflow lead LEAD_ID` once that command exists.
 ONE_LEAD_HINT = (
-    'one lead:       {curl} {web}/leadflow/query -d \'{{"sql": "SELECT handoff, started_at, deadline, warn_at, '
-    'stopped_at FROM sla_clocks WHERE lead_id = {{lead:String}}", "parameters": {{"lead": "LEAD_ID"}}}}\''
+    "one lead:       {store} {leadflow} lead LEAD_ID  (why it breached: its events, stages, owners and clocks on "
+    "one timeline; --format json)"
 )
 BREACHED_SQL = (
     "SELECT lead_id, owner_id, deadline FROM sla_clocks WHERE deadline < now64(3) AND "

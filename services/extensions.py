@@ -9,6 +9,7 @@ from __future__ import annotations
 COMMAND_MODULES: tuple[str, ...] = (
     "dashboards.command",
     "services.collector.command",
+    "services.lead_command",
     "services.plan_command",
     "services.store_command",
 )

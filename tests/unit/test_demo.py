@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -60,10 +59,18 @@ def test_hints_name_the_metrics_page_and_queries_the_pages_accept(tmp_path: Path
     assert "leadflow_sla_breaches_total" in text
     assert f"LEADFLOW_STORE=chdb:{tmp_path / 'chdb'}" in text
     assert "report --from 2026-12-06 --to 2026-12-07" in text
-    assert text.count("Authorization: Bearer the-token") == 2
+    assert text.count("Authorization: Bearer the-token") == 1
     bodies = re.findall(r"-d '(.*?)'$", text, re.MULTILINE)
-    assert len(bodies) == 2
-    for body in bodies:
-        assert "sla_clocks" in parse_query(body.encode()).sql  # the page takes the request
-    assert json.loads(bodies[1])["parameters"] == {"lead": "LEAD_ID"}
-    assert lines[-1].startswith("one lead:")
+    assert len(bodies) == 1
+    assert "sla_clocks" in parse_query(bodies[0].encode()).sql  # the page takes the request
+
+
+def test_the_one_lead_hint_is_the_lead_command_on_the_demo_store(tmp_path: Path) -> None:
+    env = demo_env(tmp_path, 9092, tmp_path / "agreements")
+    line = hints(env, 2, date(2026, 12, 6), "the-token")[-1]
+    assert line.startswith("one lead:")
+    settings = f"LEADFLOW_STORE=chdb:{tmp_path / 'chdb'} LEADFLOW_AGREEMENTS={tmp_path / 'agreements'}"
+    command = line.split(settings, 1)[1].split("  (")[0].split()
+    assert Path(command[0]).name == "leadflow"
+    args = build_parser().parse_args(command[1:])  # the command's own parser takes it
+    assert args.command == "lead" and args.lead_id == "LEAD_ID" and args.format == "text"
