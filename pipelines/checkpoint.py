@@ -214,4 +214,3 @@ class Checkpoint:
             started = loop.time()
             await self.commit()
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
-
