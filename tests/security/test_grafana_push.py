@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.processes import base_env, leadflow
 from tests.unit.grafana_standin import State, answering, serving
-from tests.unit.test_dashboards_push import SOURCES, TOKEN, UIDS
+from tests.unit.push_cases import SOURCES, TOKEN, UIDS
 
 pytestmark = pytest.mark.security
 
