@@ -1,4 +1,4 @@
-"""`leadflow dashboards`: build the boards' JSON, check it, and run their ClickHouse panels without Grafana."""
+"""`leadflow dashboards`: build the boards' JSON, check it, run their panels without Grafana, push them to one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add `dashboards build` and `dashboards run` to the leadflow command."""
+    """Add `dashboards build`, `dashboards run` and `dashboards push` to the leadflow command."""
     p = sub.add_parser("dashboards", help="Grafana boards as code: build their JSON, run their panel queries")
     actions = p.add_subparsers(dest="dashboards_command", required=True, metavar="ACTION")
     build = actions.add_parser("build", help="write the boards' JSON (built from LEADFLOW_AGREEMENTS)")
@@ -30,6 +30,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--interval", type=int, help="$__interval_s in seconds (default: range / 300)")
     run.add_argument("--format", choices=("table", "json"), default="table")
     run.set_defaults(handler=cmd_run)
+    _add_push(actions)
+
+
+def _add_push(actions: argparse._SubParsersAction) -> None:
+    push = actions.add_parser(
+        "push", help="upload the boards into a Grafana over its HTTP API (token: LEADFLOW_GRAFANA_TOKEN)"
+    )
+    push.add_argument("--url", required=True, help="the Grafana, e.g. https://grafana.example.com[/path]")
+    push.add_argument(
+        "--datasource",
+        action="append",
+        default=[],
+        metavar="KIND=NAME",
+        help="the data source to use, by name: clickhouse=NAME, prometheus=NAME "
+        "(default 'leadflow ClickHouse', 'leadflow Prometheus')",
+    )
+    push.add_argument("--boards", type=Path, help="folder of the board JSON (default: dashboards/json)")
+    push.add_argument("--force", action="store_true", help="overwrite boards changed in Grafana since the last push")
+    push.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    push.set_defaults(handler=cmd_push)
 
 
 def _agreements() -> list[Agreement]:
@@ -79,3 +99,31 @@ def cmd_run(args: argparse.Namespace) -> int:
             problem = f"  MISSING {', '.join(r['missing'])}" if r["missing"] else ""
             print(f"{r['seconds'] * 1000:7.1f} ms  {len(r['rows']):5d} rows  {r['board']} / {r['panel']}{problem}")
     return 1 if any(r["missing"] for r in results) else 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Push the boards; exit 1 (writing nothing) if one was changed in Grafana since the last push."""
+    from dashboards.build import JSON_DIR
+    from dashboards.exceptions import GrafanaError
+    from dashboards.grafana import Grafana
+    from dashboards.push import push, read_boards, report
+    from dashboards.push_plan import source_names
+
+    token = load_settings().grafana_token
+    if token is None:
+        raise GrafanaError("LEADFLOW_GRAFANA_TOKEN is not set: a service-account token of that Grafana is needed")
+    names = source_names(args.datasource)
+    boards = read_boards(args.boards or JSON_DIR)
+    pushed = push(Grafana(args.url, token), boards, names, force=args.force, dry_run=args.dry_run)
+    for line in report(pushed):
+        print(line)
+    if pushed.refused:
+        count = len(pushed.refused)
+        boards_word = "boards" if count > 1 else "board"
+        print(
+            f"leadflow dashboards: {count} {boards_word} changed in Grafana since the last push: nothing written "
+            "(--force overwrites)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

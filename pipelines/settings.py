@@ -65,6 +65,16 @@ def _check_token(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def _check_grafana_token(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    token = value.get_secret_value()
+    # it travels in an HTTP header: visible ASCII only, so it can neither break the header nor add one
+    if not 16 <= len(token) <= 1024 or not all(c.isascii() and c.isprintable() and not c.isspace() for c in token):
+        raise ValueError("expected a Grafana service-account token (glsa_…): 16 to 1024 visible ASCII characters")
+    return value
+
+
 class Settings(BaseSettings):
     """Configuration of every leadflow command; see the README's configuration table."""
 
@@ -91,6 +101,7 @@ class Settings(BaseSettings):
     store_query_timeout: float = Field(default=30.0, gt=0, le=3600)
     store_query_memory: int = Field(default=2 * 1024**3, ge=64 * 1024**2)
     store_query_result_rows: int = Field(default=1_000_000, ge=1)
+    grafana_token: Annotated[SecretStr | None, AfterValidator(_check_grafana_token)] = None
 
     @property
     def event_times(self) -> EventTimes:
@@ -114,6 +125,9 @@ class Settings(BaseSettings):
         return parts.scheme, parts.hostname or "", port, unquote(parts.username or "default"), password, database
 
 
+_SECRETS = frozenset({"store_token", "grafana_token"})
+
+
 def _redacted(value: object) -> object:
     """Hide the password of a URL before it is shown."""
     if not isinstance(value, str):
@@ -129,6 +143,6 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         shown = _redacted(first.get("input")) if field == "store" else first.get("input")
-        if field == "store_token":
+        if field in _SECRETS:
             shown = "***"  # a secret is never echoed
         raise ConfigError(f"LEADFLOW_{field.upper()}: {first['msg']} (got {shown!r})") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dashboards.exceptions import GrafanaError
 from pipelines.agreements import AgreementError
 from pipelines.kafka_admin import TopicError
 from pipelines.settings import ConfigError
@@ -23,4 +24,5 @@ CLEAR_ERRORS: tuple[type[Exception], ...] = (
     TopicError,
     KafkaUnavailable,
     UsageError,
+    GrafanaError,
 )

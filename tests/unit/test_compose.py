@@ -6,6 +6,7 @@ environment, `.cache/tools-venv`, which this module creates on first use (pip, f
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
+PUSH_TARGET = REPO / "deploy" / "grafana" / "push-target.yml"
 TOOLS = REPO / ".cache" / "tools-venv"
 CHECK_JSONSCHEMA = "check-jsonschema==0.39.0"
 PINNED = re.compile(r"^[\w./-]+:(v?\d+(\.\d+)+[\w.-]*)(@sha256:[0-9a-f]{64})?$")
@@ -41,10 +43,11 @@ def check_jsonschema() -> Path:
 
 
 def test_compose_file_follows_the_compose_specification(check_jsonschema: Path) -> None:
-    done = subprocess.run(
-        [check_jsonschema, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    for path in (COMPOSE, PUSH_TARGET):
+        done = subprocess.run(
+            [check_jsonschema, "--builtin-schema", "vendor.compose-spec", str(path)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _docker_engine_answers() -> bool:
@@ -61,6 +64,22 @@ def test_docker_compose_config_where_docker_runs() -> None:
         return
     done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
+    both = ["docker", "compose", "-f", str(COMPOSE), "-f", str(PUSH_TARGET), "config", "--format", "json"]
+    merged = subprocess.run(both, capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    targets = [v["target"] for v in json.loads(merged.stdout)["services"]["grafana"]["volumes"]]
+    assert "/etc/grafana/provisioning/dashboards" in targets and targets.count("/var/lib/grafana") == 1
+
+
+def test_the_push_target_drops_the_board_files_and_keeps_the_data_sources() -> None:
+    # compose merges a service's volumes by their target: the override's mounts replace or cover the base's
+    override = yaml.safe_load(PUSH_TARGET.read_text(encoding="utf-8"))
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in override["services"]["grafana"]["volumes"]}
+    hidden = REPO / mounts["/etc/grafana/provisioning/dashboards"]
+    assert hidden.is_dir() and not [p for p in hidden.iterdir() if p.suffix in (".yaml", ".yml")]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in _compose()["services"]["grafana"]["volumes"]
+    assert (REPO / "deploy/grafana/provisioning/datasources/leadflow.yml").is_file()
+    assert mounts["/var/lib/grafana"] in override["volumes"] and mounts["/var/lib/grafana"] != "grafana-data"
 
 
 def test_every_image_is_pinned() -> None:

@@ -121,6 +121,9 @@ def test_server_defaults_for_port_user_and_database(monkeypatch: pytest.MonkeyPa
         ("LEADFLOW_STORE_QUERY_TIMEOUT", "3601"),
         ("LEADFLOW_STORE_QUERY_MEMORY", "1000"),
         ("LEADFLOW_STORE_QUERY_RESULT_ROWS", "0"),
+        ("LEADFLOW_GRAFANA_TOKEN", "glsa_short"),
+        ("LEADFLOW_GRAFANA_TOKEN", "glsa_0123456789abcdef\r\nX-Other: header"),
+        ("LEADFLOW_GRAFANA_TOKEN", "glsa_0123456789abcdef_ümlaut"),
     ],
 )
 def test_a_bad_variable_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -161,6 +164,16 @@ def test_the_store_token_is_a_secret_never_echoed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("LEADFLOW_STORE_TOKEN", "k" * 40)
     token = load_settings().store_token
     assert token is not None and token.get_secret_value() == "k" * 40 and "k" * 40 not in repr(token)
+
+
+def test_the_grafana_token_is_a_secret_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().grafana_token is None
+    message = config_error(monkeypatch, "LEADFLOW_GRAFANA_TOKEN", "glsa_secret with a space")
+    assert "glsa_secret" not in message and "with a space" not in message and "(got '***')" in message
+    token = "glsa_" + "A1b2" * 8 + "_0a1b2c3d"
+    monkeypatch.setenv("LEADFLOW_GRAFANA_TOKEN", token)
+    held = load_settings().grafana_token
+    assert held is not None and held.get_secret_value() == token and token not in repr(load_settings())
 
 
 def test_the_query_limits_default_to_30_s_2_gib_and_a_million_rows(monkeypatch: pytest.MonkeyPatch) -> None:
