@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -133,3 +134,20 @@ def one_line(text: str) -> bool:
     """Say whether an error output is one line, without a traceback."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return len(lines) == 1 and "Traceback" not in text
+
+
+def long_read(pages: Pages, answers: list[Answer]) -> threading.Thread:
+    """Start a read that would take hours (the service's time limit is an hour here); a dropped connection is
+    answered as status 0."""
+
+    def read() -> None:
+        try:
+            answers.append(pages.query("SELECT count() FROM numbers(1e13)"))
+        except OSError as exc:
+            answers.append(Answer(0, None, repr(exc)))
+
+    reading = threading.Thread(target=read)
+    reading.start()
+    time.sleep(1.5)
+    assert answers == [], "the read should still run"
+    return reading

@@ -4,7 +4,6 @@ run for hours, and the same path is served again at once, as it is after SIGKILL
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -13,26 +12,9 @@ import pytest
 from pipelines.store.owner import owner_file
 from tests.integration.processes import base_env, leadflow_json
 from tests.integration.store_processes import Running, StoreService
-from tests.security.attacks import Answer, Pages
+from tests.security.attacks import Answer, Pages, long_read
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(300)]
-
-
-def long_read(pages: Pages, answers: list[Answer]) -> threading.Thread:
-    """Start a read that would take hours (the service's time limit is an hour here); a dropped connection is
-    answered as status 0."""
-
-    def read() -> None:
-        try:
-            answers.append(pages.query("SELECT count() FROM numbers(1e13)"))
-        except OSError as exc:
-            answers.append(Answer(0, None, repr(exc)))
-
-    reading = threading.Thread(target=read)
-    reading.start()
-    time.sleep(1.5)
-    assert answers == [], "the read should still run"
-    return reading
 
 
 def store_env(tmp_path: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.integration.processes import Worker
 from tests.integration.store_processes import Running, StoreService
-from tests.security.attacks import CANARY, Answer, Pages, get, post
+from tests.security.attacks import CANARY, Answer, Pages, get, long_read, post
 
 pytestmark = [pytest.mark.security, pytest.mark.integration, pytest.mark.timeout(600)]
 FAUST_PAGES = ["/router/", "/router/leads/get/", "/table/", "/table/leads/", "/table/leads/k/", "/graph/",
@@ -71,17 +70,8 @@ def test_sigterm_during_a_long_read_on_the_holders_pages_stops_the_worker(
     worker = running.start(Worker(env, tmp_path))
     pages = Pages.of(Path(env["LEADFLOW_STORE"].removeprefix("chdb:")))
     answers: list[Answer] = []
-
-    def read() -> None:
-        try:
-            answers.append(pages.query("SELECT count() FROM numbers(1e13)"))
-        except OSError as exc:
-            answers.append(Answer(0, None, repr(exc)))
-
-    reading = threading.Thread(target=read)
-    reading.start()
-    time.sleep(1.5)
-    assert worker.process is not None and answers == []
+    reading = long_read(pages, answers)
+    assert worker.process is not None
     began = time.monotonic()
     worker.process.send_signal(signal.SIGTERM)
     worker.process.wait(timeout=30)

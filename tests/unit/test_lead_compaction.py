@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.core.codec import lead_from_bytes, lead_to_bytes, visitor_to_bytes
@@ -26,15 +26,8 @@ from tests.unit.factories import (
     stage_event,
     visit_event,
 )
-from tests.unit.test_sla_properties import JUDGE
+from tests.unit.test_sla_properties import JUDGE, PROPERTY
 
-PROPERTY = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 LEAD = "L1"
 SMALL = HistoryLimits(whole=6, recent=3, anchors=60, visitors=3)
 WHOLE = HistoryLimits(whole=10**9, recent=10**9, anchors=10**9, visitors=10**9)
