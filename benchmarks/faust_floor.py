@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ def build(args: argparse.Namespace, started: float) -> faust.App:
     app = faust.App(
         f"floor-{'table' if args.table else 'plain'}-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{args.bootstrap}",
+        datadir=args.datadir,
         store="memory://",
         topic_partitions=args.partitions,
         topic_disable_leader=True,
@@ -88,7 +90,9 @@ def run_floor(bootstrap: str, prefix: str, partitions: int, expected: int, table
     """Run one Faust floor in a process of its own until it has consumed every message; return its figures."""
     args = [sys.executable, "-m", "benchmarks.faust_floor", "--bootstrap", bootstrap, "--prefix", prefix]
     args += ["--partitions", str(partitions), "--expected", str(expected), *(["--table"] if table else [])]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=FLOOR_TIMEOUT, check=False, cwd=REPO)
+    with tempfile.TemporaryDirectory(prefix="faust-floor-") as datadir:
+        args += ["--datadir", datadir]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=FLOOR_TIMEOUT, check=False, cwd=REPO)
     # Faust's worker sends what the agent prints to its log: the figures are the JSON object on either stream
     lines = (done.stdout + done.stderr).splitlines()
     found = [line[line.index('{"events"') :] for line in lines if '{"events"' in line]
@@ -106,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--expected", type=int, required=True)
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--datadir", default=tempfile.gettempdir(), help="Faust's data directory")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -15,13 +15,14 @@ import faust
 
 from pipelines import metrics
 from pipelines.checkpoint import Checkpoint
-from pipelines.core.codec import visitor_from_bytes, visitor_to_bytes
+from pipelines.core.codec import visitor_to_bytes
 from pipelines.core.identity import VisitorState
 from pipelines.core.lead import HistoryFull
 from pipelines.core.messages import from_check_message, from_link_message, to_link_message
 from pipelines.core.model import Event, EventTimes, Invalid, Origin
 from pipelines.core.steps import Link, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
+from pipelines.decoded import DecodedTable
 from pipelines.poison import (
     CORE_ERROR,
     LEAD_HISTORY_LIMIT,
@@ -48,7 +49,7 @@ class Wiring:
 
     app: faust.App
     names: TopicNames
-    visitors: Any
+    visitors: DecodedTable[VisitorState]
     links_topic: Any
     deadletter_topic: Any
     checkpoint: Checkpoint
@@ -86,7 +87,7 @@ async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, rows: R
 
 async def _dead_letter(w: Wiring, invalid: Invalid, origin: Origin) -> None:
     await _send_dead_letter(w, invalid, origin, w.checkpoint.rows)
-    metrics.INVALID.labels(origin.topic).inc()
+    metrics.child(metrics.INVALID, origin.topic).inc()
 
 
 async def set_aside(w: Wiring, poison: Poison, rows: RowBatch | None) -> None:
@@ -137,8 +138,8 @@ async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:
     if effects.changed or not effects.new:
         w.checkpoint.take(key, effects.state, effects.changed, origin.partition, (parsed, origin))
     if effects.changed and parsed.lifecycle_stage:
-        metrics.TRANSITIONS.labels(parsed.lifecycle_stage).inc()
-    (metrics.EVENTS_IN if effects.new else metrics.DUPLICATES).labels(parsed.type).inc()
+        metrics.child(metrics.TRANSITIONS, parsed.lifecycle_stage).inc()
+    metrics.child(metrics.EVENTS_IN if effects.new else metrics.DUPLICATES, parsed.type).inc()
     w.checkpoint.rows.add_event(parsed, origin)
     for link in effects.links:
         message = to_link_message(link.visitor_id, link.lead_id)
@@ -157,11 +158,6 @@ async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
         else:
             await apply_lead_event(w, parsed, origin)
     await w.checkpoint.added(_acker(stream, event))
-
-
-def _visitor(w: Wiring, key: bytes) -> VisitorState | None:
-    stored = w.visitors.get(key)
-    return visitor_from_bytes(stored) if stored else None
 
 
 async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
@@ -183,7 +179,7 @@ async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
         await _dead_letter(w, given, origin)
         return
     key = (given.visitor_id if isinstance(given, Link) else given.subject).encode()
-    before = _visitor(w, key)
+    before = w.visitors.get(key)
     try:
         effects = link_step(before, given) if isinstance(given, Link) else visit_step(before, given)
         encoded = None if effects.state == before else visitor_to_bytes(effects.state)
@@ -196,10 +192,10 @@ async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
         await set_aside(w, Poison(bytes(event.value), origin, STATE_TOO_LARGE, detail), w.checkpoint.rows)
         return
     if encoded is not None:
-        w.visitors[key] = encoded
+        w.visitors.set(key, encoded, effects.state, origin.partition)
     if isinstance(given, Event):
         w.checkpoint.rows.add_event(given, origin)
-        metrics.EVENTS_IN.labels(given.type).inc()
+        metrics.child(metrics.EVENTS_IN, given.type).inc()
     w.checkpoint.rows.add_first_touches(effects.first_touches)
 
 

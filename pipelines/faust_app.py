@@ -15,7 +15,9 @@ from mode.utils.queues import FlowControlEvent
 
 from pipelines.agents import Wiring, register_agents, set_aside
 from pipelines.checkpoint import Checkpoint
+from pipelines.core.codec import visitor_from_bytes
 from pipelines.core.sla import Judge
+from pipelines.decoded import DecodedTable
 from pipelines.flow import FlowControl
 from pipelines.kafka_consumer import RewindingTransport
 from pipelines.settings import Settings
@@ -105,7 +107,8 @@ def create_app(
     checks_topic = app.topic(names.name(SLA_CHECKS), partitions=partitions, **RAW)
     sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, checkpoint)
     checkpoint.tables = WorkerTables(leads, sla)
-    wiring = Wiring(app, names, visitors, links_topic, deadletter_topic, checkpoint, sla, settings.event_times)
+    decoded_visitors = DecodedTable(visitors, visitor_from_bytes)
+    wiring = Wiring(app, names, decoded_visitors, links_topic, deadletter_topic, checkpoint, sla, settings.event_times)
     checkpoint.set_aside = functools.partial(set_aside, wiring)
     register_agents(wiring, lead_topic, visitor_topic)
 

@@ -24,6 +24,7 @@ The producer is idempotent as well (see `IdempotentProducer`).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
@@ -32,6 +33,9 @@ from typing import Any, NamedTuple, Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Producer, Transport
 from faust.types import TP
+from mode.services import WaitArgT, WaitResults
+
+from pipelines.eager import Finished, close_unstarted, first_step, resumed
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +169,23 @@ class RewindingConsumer(Consumer):
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: WaitArgT, timeout: Any = None) -> WaitResults:
+        """Deliver a record at once when nothing makes it wait, else race the flow's suspension as Faust does.
+
+        The fetcher's only call: `wait_first(deliver(record), suspend_flow.wait())` (see `pipelines.eager`).
+        """
+        delivery, rest = (coros[0], coros[1:]) if coros else (None, ())
+        if not inspect.iscoroutine(delivery):
+            return await super().wait_first(*coros, timeout=timeout)
+        try:
+            waiting = first_step(delivery)
+        except Finished as finished:
+            close_unstarted(rest)
+            if self._stopped.is_set() or self._crashed.is_set():
+                return WaitResults([], [], True)
+            return WaitResults([delivery], [finished.value], False)
+        return await super().wait_first(resumed(delivery, waiting), *rest, timeout=timeout)
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)

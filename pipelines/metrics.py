@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()
@@ -59,3 +61,18 @@ AGREEMENTS = Gauge(
     ["fingerprint", "names"],
     registry=REGISTRY,
 )
+
+
+_children: dict[tuple[int, str], Any] = {}
+
+
+def child(metric: Counter, label: str) -> Any:
+    """Return a one-label metric's child for `label`, kept: `labels()` checks and locks on every call, per event.
+
+    Only for labels from a closed set (event types, topics, stages), so the cache stays small.
+    """
+    key = (id(metric), label)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(label)
+    return found
