@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 
-from grafana_foundation_sdk.builders import stat
+from grafana_foundation_sdk.builders import stat, timeseries
+from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from dashboards import queries
 from dashboards.panels import bargauge_panel, stat_panel, table_panel, timeseries_panel
-from dashboards.sdk import Board, ClickHouse, threshold_override, thresholds, unit
+from dashboards.sdk import Board, ClickHouse, promql, threshold_override, thresholds, unit
 from dashboards.targets import CUMULATIVE, NEXT_STEP, Targets
+from pipelines.core.planning import RATE_NAMES
 
 UID = "leadflow-funnel"
 RANGE_NOTE = "Entries whose time lies in the range; ratios are judged as of the end of the range."
@@ -94,4 +96,30 @@ def build(goals: Targets) -> Board:
             "mql_to_sql", [unit("percentunit")]
         )
     )
+    board.row("Drop alerts")
+    board.add(_wilson_band())
     return board
+
+
+def _wilson_band() -> timeseries.Panel:
+    """Return each rate's mature cohort with its 95 % Wilson band and its target, as Prometheus records them."""
+    targets = [
+        promql("leadflow:conversion_lower:wilson95", "{{rate}} lower", "A"),
+        promql("leadflow:conversion_upper:wilson95", "{{rate}} upper", "B"),
+        promql("leadflow:conversion_rate:mature", "{{rate}} observed", "C"),
+        promql("leadflow_conversion_target", "{{rate}} target", "D"),
+    ]
+    panel = timeseries_panel(
+        "Mature cohorts: 95 % band vs. target",
+        "Per agreement rate, the cohort of entries in the agreement's alert window that ended its maturity ago "
+        "(services/conversion_exporter.py): the observed rate, its 95 % Wilson band and the target. "
+        "LeadflowConversionBelowTarget fires when the whole band is under the target with enough entries.",
+        targets,
+        unit="percentunit",
+        width=24,
+    )
+    for rate in RATE_NAMES:
+        panel = panel.override_by_name(
+            f"{rate} upper", [DynamicConfigValue(id_val="custom.fillBelowTo", value=f"{rate} lower")]
+        )
+    return panel

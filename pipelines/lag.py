@@ -10,20 +10,18 @@ answered the last measurement).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from types import FrameType
 from typing import Any
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pipelines.exporters import add_listen_flags, serve
 from pipelines.settings import ConfigError, Settings, load_settings
 from pipelines.topics import TopicNames
 
@@ -110,33 +108,18 @@ class LagCollector(Collector):
                 self._admin = None
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the lag metrics until SIGTERM or Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.lag", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port of /metrics (default {DEFAULT_PORT})")
+    add_listen_flags(parser, DEFAULT_PORT)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"leadflow lag: error: {exc}", file=sys.stderr)
         return 2
-    registry = CollectorRegistry()
-    registry.register(LagCollector(settings))
-    signal.signal(signal.SIGTERM, _stop)
-    server, _ = start_http_server(args.port, args.host, registry=registry)
-    print(f"leadflow lag: group {settings.app_id} on {settings.kafka_bootstrap}, /metrics on {args.host}:{args.port}")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.shutdown()
-    return 0
+    banner = f"leadflow lag: group {settings.app_id} on {settings.kafka_bootstrap}"
+    return serve(LagCollector(settings), args.host, args.port, banner)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,18 @@ class Handoff(_Strict):
         return value
 
 
+class ConversionAlerts(_Strict):
+    """When a rate's drop below its target is confident enough to alert (contract §3).
+
+    The cohort is the entries to a rate's first stage in the `window_days` that ended `maturity_days` ago; an
+    alert needs at least `min_sample` of them, and the upper 95 % Wilson bound of their rate below the target.
+    """
+
+    window_days: Annotated[int, Field(ge=1, le=366)] = 90
+    maturity_days: Annotated[int, Field(ge=0, le=366)] = 30
+    min_sample: Annotated[int, Field(ge=1)] = 30
+
+
 class Agreement(_Strict):
     """One agreement, in force for [effective_from, effective_to) in its time zone."""
 
@@ -111,6 +123,7 @@ class Agreement(_Strict):
     holidays: tuple[date, ...] = ()
     goals: Goals
     handoffs: tuple[Handoff, ...] = ()
+    conversion_alerts: ConversionAlerts = ConversionAlerts()
 
     @field_validator("timezone")
     @classmethod

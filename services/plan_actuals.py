@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines.core.funnel import window_bounds
 from pipelines.core.planning import (
+    RATE_NAMES,
     RATE_PAIRS,
     Cohort,
     GoalShare,
@@ -92,6 +93,21 @@ def monthly_cohorts(
             line.append(Cohort(f"{first:%Y-%m}", entered, went_on, is_mature(month_end, as_of, maturity)))
         cohorts[name] = line
     return cohorts
+
+
+def window_cohorts(
+    store: Store, zone: ZoneInfo, start: datetime, end: datetime, as_of: datetime
+) -> dict[str, tuple[int, int]]:
+    """Return, per agreement rate, the cohort of the entries in [start, end): (entered, went on by `as_of`)."""
+    params = {"start": sql_time(start), "end": sql_time(end), "as_of": sql_time(as_of), "tz": zone.key}
+    totals = dict.fromkeys(RATE_NAMES, (0, 0))
+    for name, _month, entered, went_on in _stage_cohorts(store, params):
+        before = totals[str(name)]
+        totals[str(name)] = (before[0] + int(entered), before[1] + int(went_on))
+    for _month, visits, leads in _visit_cohorts(store, params):
+        before = totals["visit_to_lead"]
+        totals["visit_to_lead"] = (before[0] + int(visits), before[1] + int(leads))
+    return totals
 
 
 def _rate_json(proposal: ProposedRate, cohorts: Sequence[Cohort]) -> dict[str, Any]:

@@ -164,6 +164,17 @@ def open_store(settings: Settings, *, apply_ddl: bool = True, exclusive: bool = 
     return store
 
 
+def reach_store(settings: Settings) -> Store:
+    """Open the configured store without ever holding an embedded one: through its live holder, or StoreError."""
+    path = settings.chdb_path
+    if path is None:
+        return _open_server(settings)
+    owner = live_owner(path)
+    if owner is None:
+        raise StoreError(f"no process holds the embedded store {path} (a worker or `leadflow store serve`)")
+    return RemoteStore(owner.url, _token_for(owner, settings), owner_of=path)
+
+
 def hold_store(settings: Settings, path: Path) -> ClickHouseStore:
     """Open the embedded store at `path` for this process alone (StoreLocked names a live holder), DDL applied."""
     owner = live_owner(path)

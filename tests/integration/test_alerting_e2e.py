@@ -113,7 +113,9 @@ def monitoring(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[dict[str,
     """Webhook logger, Alertmanager, lag exporter and Prometheus on loopback (the worker comes later)."""
     prometheus, alertmanager = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
     assert prometheus and alertmanager, "apt-get install -y prometheus prometheus-alertmanager"
-    ports = {name: free_port() for name in ("prometheus", "alertmanager", "webhook", "leadflow-lag")}
+    ports = {
+        name: free_port() for name in ("prometheus", "alertmanager", "webhook", "leadflow-lag", "leadflow-conversion")
+    }
     ports["leadflow-worker"] = int(worker_env["LEADFLOW_WEB_PORT"])
     notifications = tmp_path / "notifications.jsonl"
     services: list[Service] = []
@@ -127,6 +129,9 @@ def monitoring(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[dict[str,
         services.append(Service("alertmanager", am_args, tmp_path / "alertmanager.log"))
         lag_args = [sys.executable, "-m", "pipelines.lag", "--port", str(ports["leadflow-lag"])]
         services.append(Service("lag exporter", lag_args, tmp_path / "lag.log", env=worker_env))
+        conversion_args = [sys.executable, "-m", "services.conversion_exporter", "--port",
+                           str(ports["leadflow-conversion"]), "--cache-seconds", "1"]  # fmt: skip
+        services.append(Service("conversion exporter", conversion_args, tmp_path / "conversion.log", env=worker_env))
         prom_args = [prometheus, f"--config.file={_prometheus_config(tmp_path, ports)}",
                      f"--storage.tsdb.path={tmp_path / 'prom-data'}",
                      f"--web.listen-address=127.0.0.1:{ports['prometheus']}"]  # fmt: skip
@@ -135,6 +140,7 @@ def monitoring(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[dict[str,
             "webhook": f"http://127.0.0.1:{ports['webhook']}/",
             "alertmanager": f"http://127.0.0.1:{ports['alertmanager']}/-/ready",
             "lag exporter": f"http://127.0.0.1:{ports['leadflow-lag']}/metrics",
+            "conversion exporter": f"http://127.0.0.1:{ports['leadflow-conversion']}/metrics",
             "prometheus": f"http://127.0.0.1:{ports['prometheus']}/-/ready",
         }
         for service in services:
@@ -224,8 +230,10 @@ def test_an_sla_breach_reaches_the_webhook_and_every_promql_expression_evaluates
                      "leadflow-health / Consumer lag by topic", "leadflow-health / Dead letters, last hour",
                      "leadflow-sla / SLA events published", "LeadflowSlaBreach"):  # fmt: skip
             assert must in with_data, f"{must} returned no data"
-        up = _query(prometheus, 'up{job=~"leadflow-worker|leadflow-lag"} == 1')["data"]["result"]
-        assert {u["metric"]["job"] for u in up} == {"leadflow-worker", "leadflow-lag"}
+        up = _query(prometheus, 'up{job=~"leadflow-.*"} == 1')["data"]["result"]
+        assert {u["metric"]["job"] for u in up} == {"leadflow-worker", "leadflow-lag", "leadflow-conversion"}
+        # the conversion exporter reads the store through the worker that holds it
+        wait_until(lambda: _query(prometheus, "leadflow_conversion_up == 1")["data"]["result"], 30, "conversion up")
     finally:
         worker.stop()
     elapsed = time.monotonic() - began

@@ -57,6 +57,17 @@ def test_the_committed_agreement_loads() -> None:
     assert sql.stops_on.human_activity is False
 
 
+def test_conversion_alerts_default_and_can_be_set(tmp_path: Path, document: dict[str, Any]) -> None:
+    assert load_agreement(COMMITTED).conversion_alerts.model_dump() == {
+        "window_days": 90,
+        "maturity_days": 30,
+        "min_sample": 30,
+    }
+    changed = {**document, "conversion_alerts": {"window_days": 28, "maturity_days": 0, "min_sample": 100}}
+    alerts = load_agreement(write(tmp_path, changed)).conversion_alerts
+    assert (alerts.window_days, alerts.maturity_days, alerts.min_sample) == (28, 0, 100)
+
+
 def test_the_committed_folder_loads() -> None:
     agreements = load_agreements(AGREEMENTS)
     assert [a.name for a in agreements] == ["2026-H2"]
@@ -111,6 +122,9 @@ BAD_FIELDS = [
     ("goals.stretch", _set("goals.stretch", 2), "Extra inputs are not permitted"),
     ("handoffs.0.owner", _set("handoffs.0.owner", "x"), "Extra inputs are not permitted"),
     ("name", _delete("name"), "Field required"),
+    ("conversion_alerts.window_days", _set("conversion_alerts", {"window_days": 0}), "greater than or equal to 1"),
+    ("conversion_alerts.min_sample", _set("conversion_alerts", {"min_sample": "many"}), "valid integer"),
+    ("conversion_alerts.window", _set("conversion_alerts", {"window": "90d"}), "Extra inputs are not permitted"),
 ]
 
 

@@ -167,7 +167,7 @@ def test_promql_variables_expand_and_every_board_query_is_recorded() -> None:
     expr = "sum(rate(x[$__rate_interval])) / sum(increase(y[$__range])) + z[$__interval]"
     assert expand_promql(expr, "5s", "30s", "1h") == "sum(rate(x[30s])) / sum(increase(y[1h])) + z[5s]"
     exprs = promql_expressions(_committed())
-    assert {uid for uid, _, _ in exprs} == {"leadflow-sla", "leadflow-health"}
+    assert {uid for uid, _, _ in exprs} == {"leadflow-sla", "leadflow-health", "leadflow-funnel"}
     assert not any("$__" in expand_promql(e) for _, _, e in exprs)
     joined = " ".join(e for _, _, e in exprs)
     for metric in (
@@ -177,5 +177,7 @@ def test_promql_variables_expand_and_every_board_query_is_recorded() -> None:
         "leadflow_sink_flush_seconds_bucket",
         "leadflow_sink_errors_total",
         'up{job="leadflow-worker"}',
+        "leadflow:conversion_upper:wilson95",
+        "leadflow_conversion_target",
     ):
         assert metric in joined, metric  # fmt: skip

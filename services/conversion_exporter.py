@@ -1,0 +1,172 @@
+"""Mature conversion cohorts for Prometheus: `python -m services.conversion_exporter`.
+
+A small exporter beside the store, like the lag exporter beside Kafka. For the agreement in force now, and each
+of its rates, the cohort is the entries to the rate's first stage in the agreement's `conversion_alerts` window
+that ended `maturity_days` ago, and its members that went on by now (the plan's cohorts, `plan --from-actuals`,
+over that window instead of a month). Prometheus works out the 95 % Wilson bounds of each rate from these counts
+(recording rules `leadflow:conversion_lower:wilson95` and `leadflow:conversion_upper:wilson95`), and
+`LeadflowConversionBelowTarget` fires when the upper bound is below the target with at least `min_sample`
+entries, so a small month never alerts by chance.
+
+Metrics, labels `agreement` and `rate`: `leadflow_conversion_entered`, `leadflow_conversion_went_on`,
+`leadflow_conversion_target`, `leadflow_conversion_min_sample`; labels `agreement`:
+`leadflow_conversion_window_start_seconds` and `leadflow_conversion_window_end_seconds`; and
+`leadflow_conversion_up` (1 when the store answered the last measurement). Measurements are kept for
+`--cache-seconds`, so a scrape costs one store query a minute at most.
+
+An embedded store is read through the process that holds it (a worker or `leadflow store serve`): the exporter
+never holds it itself, or a worker could not start. With none holding it, `leadflow_conversion_up` is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from pipelines.agreements import AgreementError, load_agreements
+from pipelines.exporters import add_listen_flags, serve
+from pipelines.settings import ConfigError, Settings, load_settings
+from pipelines.store.client import Store, reach_store
+from pipelines.store.exceptions import StoreError
+from schemas.agreement import Agreement
+from services.plan_actuals import window_cohorts
+
+log = logging.getLogger(__name__)
+DEFAULT_PORT = 9309
+DEFAULT_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The cohorts of the agreement in force at `at`, over [start, end), judged as of `at`."""
+
+    agreement: Agreement
+    start: datetime
+    end: datetime
+    cohorts: dict[str, tuple[int, int]]
+
+
+def agreement_now(agreements: Sequence[Agreement], now: datetime) -> Agreement | None:
+    """Return the agreement in force at an instant (on its own zone's calendar), if any."""
+    return next((a for a in agreements if a.in_force_on(now.astimezone(a.zone).date())), None)
+
+
+def cohort_window(agreement: Agreement, now: datetime) -> tuple[datetime, datetime]:
+    """Return the [start, end) of the entries judged at `now`: the window that ended the maturity ago."""
+    alerts = agreement.conversion_alerts
+    end = now - timedelta(days=alerts.maturity_days)
+    return end - timedelta(days=alerts.window_days), end
+
+
+def measure(store: Store, agreements: Sequence[Agreement], now: datetime) -> Measurement | None:
+    """Return the mature cohorts of the agreement in force at `now` (None when no agreement is in force)."""
+    agreement = agreement_now(agreements, now)
+    if agreement is None:
+        return None
+    start, end = cohort_window(agreement, now)
+    return Measurement(agreement, start, end, window_cohorts(store, agreement.zone, start, end, now))
+
+
+def metrics(measured: Measurement | None, up: bool) -> list[Metric]:
+    """Return the exporter's gauges for a measurement."""
+    labels = ["agreement", "rate"]
+    families = {
+        "entered": GaugeMetricFamily("leadflow_conversion_entered", "Mature cohort: entries judged", labels=labels),
+        "went_on": GaugeMetricFamily(
+            "leadflow_conversion_went_on", "Mature cohort: entries whose episode went on", labels=labels
+        ),
+        "target": GaugeMetricFamily("leadflow_conversion_target", "The agreement's rate", labels=labels),
+        "min_sample": GaugeMetricFamily(
+            "leadflow_conversion_min_sample", "Entries a cohort needs before it may alert", labels=labels
+        ),
+    }
+    start = GaugeMetricFamily("leadflow_conversion_window_start_seconds", "Cohort window start", labels=["agreement"])
+    end = GaugeMetricFamily("leadflow_conversion_window_end_seconds", "Cohort window end", labels=["agreement"])
+    if measured is not None:
+        agreement = measured.agreement
+        targets = agreement.goals.rates.model_dump()
+        for rate, (entered, went_on) in sorted(measured.cohorts.items()):
+            key = [agreement.name, rate]
+            families["entered"].add_metric(key, entered)
+            families["went_on"].add_metric(key, went_on)
+            families["target"].add_metric(key, float(targets[rate]))
+            families["min_sample"].add_metric(key, agreement.conversion_alerts.min_sample)
+        start.add_metric([agreement.name], measured.start.timestamp())
+        end.add_metric([agreement.name], measured.end.timestamp())
+    answered = GaugeMetricFamily("leadflow_conversion_up", "1 if the store answered the last measurement")
+    answered.add_metric([], 1 if up else 0)
+    return [*families.values(), start, end, answered]
+
+
+class ConversionCollector(Collector):
+    """Measures the mature cohorts at a scrape, at most once per `cache_seconds`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        agreements: Sequence[Agreement],
+        cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._agreements = agreements
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._kept: tuple[float, Measurement | None, bool] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauges of the latest measurement (measuring again when it is older than the cache)."""
+        with self._lock:
+            if self._kept is None or time.monotonic() - self._kept[0] >= self._cache_seconds:
+                measured, up = self._measure()
+                self._kept = (time.monotonic(), measured, up)
+            _at, measured, up = self._kept
+        yield from metrics(measured, up)
+
+    def _measure(self) -> tuple[Measurement | None, bool]:
+        try:
+            store = reach_store(self._settings)
+        except StoreError as exc:
+            log.warning("the store did not answer: %s", exc)
+            return None, False
+        try:
+            return measure(store, self._agreements, self._clock()), True
+        except StoreError as exc:
+            log.warning("the store did not answer: %s", exc)
+            return None, False
+        finally:
+            store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the conversion metrics until SIGTERM or Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m services.conversion_exporter", description=__doc__.splitlines()[0])
+    add_listen_flags(parser, DEFAULT_PORT)
+    parser.add_argument(
+        "--cache-seconds", type=float, default=DEFAULT_CACHE_SECONDS, help="seconds a measurement is served"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        agreements = load_agreements(settings.agreements)
+    except (ConfigError, AgreementError) as exc:
+        print(f"leadflow conversion exporter: error: {exc}", file=sys.stderr)
+        return 2
+    collector = ConversionCollector(settings, agreements, max(0.0, args.cache_seconds))
+    names = ", ".join(a.name for a in agreements) or "none"
+    return serve(collector, args.host, args.port, f"leadflow conversion exporter: agreements {names}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
