@@ -7,19 +7,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from pipelines.core.sla import Judge
 from schemas.agreement import Agreement
+from schemas.owners import OwnersFile
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class AgreementError(Exception):
     """An agreement file that cannot be used."""
 
 
-def load_agreement(path: Path) -> Agreement:
-    """Load and validate one agreement file."""
+def load_model(path: Path, model: type[M]) -> M:
+    """Load and validate one YAML configuration file; every error names the file, the field and the reason."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -27,13 +32,30 @@ def load_agreement(path: Path) -> Agreement:
     except UnicodeDecodeError as exc:
         raise AgreementError(f"{path}: cannot read: not UTF-8 (byte {exc.start}: {exc.reason})") from None
     try:
-        return Agreement.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
             field = ".".join(str(p) for p in err["loc"]) or "(file)"
             problems.append(f"{path}: {field}: {err['msg']}")
         raise AgreementError("\n".join(problems)) from None
+
+
+def load_agreement(path: Path) -> Agreement:
+    """Load and validate one agreement file."""
+    return load_model(path, Agreement)
+
+
+def load_owners(path: Path) -> OwnersFile | None:
+    """Load the owners file; None when there is none (every clock counts its agreement's hours)."""
+    if not path.exists():
+        return None
+    return load_model(path, OwnersFile)
+
+
+def load_judge(agreements: Path, owners: Path) -> Judge:
+    """Load the agreements of a folder and the owners file (if there is one) into the judge of every clock."""
+    return Judge(load_agreements(agreements), load_owners(owners))
 
 
 def agreement_files(folder: Path) -> list[Path]:
@@ -115,9 +137,11 @@ def in_force(agreements: Sequence[Agreement], day: date) -> Agreement | None:
     return next((a for a in agreements if a.in_force_on(day)), None)
 
 
-def fingerprint(folder: Path) -> str:
-    """Return a short hash of the agreement files' names and contents: equal on every worker of a group."""
+def fingerprint(folder: Path, owners: Path | None = None) -> str:
+    """Return a short hash of the agreement files and the owners file: equal on every worker of a group."""
     digest = hashlib.sha256()
     for path in agreement_files(folder) if folder.is_dir() else []:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    if owners is not None and owners.is_file():
+        digest.update(b"owners\0" + owners.read_bytes() + b"\0")
     return digest.hexdigest()[:12]

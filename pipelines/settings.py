@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: Annotated[str, AfterValidator(_check_bootstrap)] = "127.0.0.1:9092"
     store: Annotated[str, AfterValidator(_check_store)] = "chdb:./data/chdb"
     agreements: Path = Path("./agreements")
+    owners: Path = Path("./owners.yaml")  # owners' calendars and teams; none: every clock counts its agreement's hours
     topic_prefix: str = ""
     partitions: int = Field(default=8, ge=1, le=1024)
     replication: int = Field(default=1, ge=1, le=16)

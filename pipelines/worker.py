@@ -16,8 +16,7 @@ import faust
 from pipelines import metrics
 from pipelines.agents import FAILED_EXIT
 from pipelines.agents import failure as agent_failure
-from pipelines.agreements import fingerprint, load_agreements
-from pipelines.core.sla import Judge
+from pipelines.agreements import fingerprint, load_judge
 from pipelines.faust_app import create_app, install_event_loop
 from pipelines.kafka_admin import ensure_topics
 from pipelines.log_limits import limit_kafka_client_logs
@@ -97,10 +96,9 @@ def run_worker(settings: Settings) -> int:
     store = open_store(settings)  # an embedded store held by a store service or another worker: through it
     _record_start(store)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")
-    agreements = load_agreements(settings.agreements)
-    judge = Judge(agreements)
-    names = ",".join(a.name for a in agreements) or "none"
-    agreements_hash = fingerprint(settings.agreements)
+    judge = load_judge(settings.agreements, settings.owners)
+    names = ",".join(a.name for a in judge.agreements) or "none"
+    agreements_hash = fingerprint(settings.agreements, settings.owners)
     metrics.AGREEMENTS.labels(agreements_hash, names).set(1)
     print(f"leadflow worker: judging with agreements {names} (fingerprint {agreements_hash})", file=sys.stderr)
     install_event_loop()

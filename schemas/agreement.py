@@ -17,11 +17,22 @@ Rate = Annotated[float, Field(gt=0, le=1)]
 DURATION = re.compile(r"^(\d+)([mhd])$")
 
 
-class _Strict(BaseModel):
+def known_zone(value: str) -> str:
+    """Return an IANA time zone name, or raise ValueError naming it."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+class Strict(BaseModel):
+    """A model of a configuration file: unknown fields are refused, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BusinessHours(_Strict):
+class BusinessHours(Strict):
     """Working days and opening hours, in the agreement's time zone."""
 
     days: Annotated[tuple[Weekday, ...], Field(min_length=1)]
@@ -37,7 +48,7 @@ class BusinessHours(_Strict):
         return self
 
 
-class Rates(_Strict):
+class Rates(Strict):
     """Target next-step conversion rates."""
 
     visit_to_lead: Rate
@@ -47,7 +58,7 @@ class Rates(_Strict):
     opportunity_to_customer: Rate
 
 
-class Goals(_Strict):
+class Goals(Strict):
     """The revenue goal of the agreement period and the rates it is worked backwards with."""
 
     revenue: Annotated[Decimal, Field(gt=0)]
@@ -56,7 +67,7 @@ class Goals(_Strict):
     rates: Rates
 
 
-class StartsOn(_Strict):
+class StartsOn(Strict):
     """The funnel stage whose entry starts a handoff clock (side stages are moved to, never entered)."""
 
     stage: Stage
@@ -69,7 +80,7 @@ class StartsOn(_Strict):
         return value
 
 
-class StopsOn(_Strict):
+class StopsOn(Strict):
     """What stops a handoff clock: a human activity and/or entering one of the stages."""
 
     human_activity: bool = False
@@ -82,7 +93,7 @@ class StopsOn(_Strict):
         return self
 
 
-class Handoff(_Strict):
+class Handoff(Strict):
     """A handoff promise: a clock from `starts_on` to `stops_on`, due `within` business time."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -90,6 +101,8 @@ class Handoff(_Strict):
     stops_on: StopsOn
     within: str
     warn_at: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # whose business time the clock counts: the agreement's hours, or those of the lead's owner when it starts
+    clock: Literal["agreement", "owner"] = "agreement"
 
     @field_validator("within")
     @classmethod
@@ -100,7 +113,7 @@ class Handoff(_Strict):
         return value
 
 
-class ConversionAlerts(_Strict):
+class ConversionAlerts(Strict):
     """When a rate's drop below its target is confident enough to alert (contract §3).
 
     The cohort is the entries to a rate's first stage in the `window_days` that ended `maturity_days` ago; an
@@ -112,7 +125,7 @@ class ConversionAlerts(_Strict):
     min_sample: Annotated[int, Field(ge=1)] = 30
 
 
-class Agreement(_Strict):
+class Agreement(Strict):
     """One agreement, in force for [effective_from, effective_to) in its time zone."""
 
     name: Annotated[str, Field(min_length=1)]
@@ -128,11 +141,7 @@ class Agreement(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:

@@ -96,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     t_sub.add_parser("create", help="create every leadflow topic that is missing")
     a = sub.add_parser("agreement", help="agreement files")
     a_sub = a.add_subparsers(dest="agreement_command", required=True, metavar="ACTION")
-    chk = a_sub.add_parser("check", help="validate agreement files")
+    chk = a_sub.add_parser("check", help="validate agreement files and the owners file")
     chk.add_argument("files", type=Path, nargs="+")
+    chk.add_argument("--owners", type=Path, help="the owners file to check (default: LEADFLOW_OWNERS, ./owners.yaml)")
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_parser(sub)
     return parser

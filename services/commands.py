@@ -13,9 +13,18 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from pipelines.agreements import AgreementError, agreement_files, load_agreement, load_agreements, period_problems
+from pipelines.agreements import (
+    AgreementError,
+    agreement_files,
+    load_agreement,
+    load_agreements,
+    load_judge,
+    load_owners,
+    period_problems,
+)
 from pipelines.settings import load_settings
 from pipelines.store.client import open_store
+from schemas.agreement import Agreement
 from services.errors import UsageError
 
 ERR = Console(stderr=True)
@@ -32,13 +41,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a JSON-lines file into the store."""
-    from pipelines.core.sla import Judge
     from pipelines.replay import replay_file
 
     settings = load_settings()
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
-    judge = Judge(load_agreements(settings.agreements))  # a bad agreement ends the command before any work
+    judge = load_judge(settings.agreements, settings.owners)  # a bad agreement ends the command before any work
     store = open_store(settings, exclusive=True)
     size = args.file.stat().st_size
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
@@ -248,7 +256,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
-    """Validate agreement files (or folders of them): fields, then overlapping and gapped periods."""
+    """Validate agreement files (or folders of them): fields, then overlapping and gapped periods; and the owners."""
     paths = [p for arg in args.files for p in (agreement_files(arg) if arg.is_dir() else [arg])]
     loaded, failed = [], 0
     for path in paths:
@@ -266,4 +274,21 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     problems = period_problems(loaded)
     for problem in problems:
         print(f"{problem.kind}: {problem.message}", file=sys.stderr)
+    failed += _check_owners(args.owners or load_settings().owners, [a for _, a in loaded])
     return 1 if failed or any(p.kind == "overlap" for p in problems) else 0
+
+
+def _check_owners(path: Path, agreements: list[Agreement]) -> int:
+    """Validate the owners file (absent: fine, though owners' clocks then count agreement hours); 1 if it fails."""
+    try:
+        owners = load_owners(path)
+    except AgreementError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    by_owner = [f"{a.name}/{h.name}" for a in agreements for h in a.handoffs if h.clock == "owner"]
+    if owners is None:
+        if by_owner:
+            print(f"{path}: no owners file: {', '.join(by_owner)} count the agreement's hours", file=sys.stderr)
+        return 0
+    print(f"{path}: ok ({len(owners.owners)} owners, {len(owners.teams)} teams)")
+    return 0

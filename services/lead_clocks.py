@@ -14,6 +14,7 @@ from typing import Any
 from pipelines.core.calendar import BusinessCalendar
 from pipelines.core.sla import Clock, Judge
 from schemas.agreement import Agreement, Handoff
+from schemas.owners import Owner
 from services.report_sql import stored_time
 
 Row = tuple[Any, ...]
@@ -59,7 +60,11 @@ def clock_section(
     clock = to_clock(fields, lead_owner)
     agreement = next((a for a in judge.agreements if a.name == clock.agreement), None)
     handoff = next((h for h in agreement.handoffs if h.name == clock.handoff), None) if agreement else None
-    calendar = judge.calendar(agreement) if agreement else None
+    starter = owner_at(events, at(clock.started_at))
+    counted = judge.clock_owner(handoff, starter) if handoff else None
+    calendar = None
+    if agreement is not None:
+        calendar = judge.clock_calendar(agreement, handoff, starter)[1] if handoff else judge.calendar(agreement)
     return {
         "handoff": clock.handoff,
         "agreement": clock.agreement,
@@ -71,15 +76,28 @@ def clock_section(
         "stopped_at": at(clock.stopped_at),
         "business_seconds": clock.business_seconds,
         "within": handoff.within if handoff else None,
-        "calendar": calendar_of(agreement) if agreement else None,
+        "calendar": calendar_of(agreement, judge.owners.get(counted) if counted else None) if agreement else None,
         **judgement(clock, calendar, as_of),
         "stopped_by": _stopped_by(clock, handoff, events),
         "sla_events": [_published(r) for r in sla_rows if _of_clock(r, clock.handoff, clock.episode)],
     }
 
 
-def calendar_of(agreement: Agreement) -> dict[str, Any]:
-    """Return the calendar a clock counts business time on: its agreement's hours, zone and holidays."""
+def calendar_of(agreement: Agreement, owner: Owner | None = None) -> dict[str, Any]:
+    """Return the calendar a clock counts business time on: its agreement's, or its owner's (contract §3)."""
+    if owner is not None:
+        hours = owner.working_hours
+        return {
+            "kind": "owner",
+            "owner_id": owner.id,
+            "agreement": agreement.name,
+            "timezone": owner.timezone,
+            "days": list(hours.days),
+            "start": hours.start.isoformat(),
+            "end": hours.end.isoformat(),
+            "away": [{"from": a.start.isoformat(), "to": a.end.isoformat()} for a in owner.away],
+            "holidays": [day.isoformat() for day in agreement.holidays],
+        }
     hours = agreement.business_hours
     return {
         "kind": "agreement",
@@ -90,6 +108,12 @@ def calendar_of(agreement: Agreement) -> dict[str, Any]:
         "end": hours.end.isoformat(),
         "holidays": [day.isoformat() for day in agreement.holidays],
     }
+
+
+def owner_at(events: Sequence[dict[str, Any]], instant: str | None) -> str | None:
+    """Return the lead's owner at an instant: that of its last event carrying one at or before it (in time order)."""
+    owners = [e["owner_id"] for e in events if e["owner_id"] and instant is not None and e["time"] <= instant]
+    return owners[-1] if owners else None
 
 
 def judgement(clock: Clock, calendar: BusinessCalendar | None, as_of: datetime) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from pipelines.agreements import load_agreements
+from pipelines.agreements import load_judge
 from pipelines.settings import load_settings
 from pipelines.store.client import open_store
 from services.arguments import aware_instant
@@ -31,7 +31,7 @@ def run_lead(args: argparse.Namespace) -> int:
     if not args.lead_id:
         raise UsageError("LEAD_ID must not be empty (visits carry an empty lead id)")
     settings = load_settings()
-    agreements = load_agreements(settings.agreements)
+    judge = load_judge(settings.agreements, settings.owners)
     store = open_store(settings)
     try:
         as_of = args.as_of or default_as_of(store, datetime.now(UTC))
@@ -40,7 +40,7 @@ def run_lead(args: argparse.Namespace) -> int:
         store.close()
     if not rows.found:
         raise UsageError(f"no lead {args.lead_id!r} in the store: no event, lifecycle or dead letter names it")
-    story = build_story(rows, agreements, as_of)
+    story = build_story(rows, judge, as_of)
     if args.format == "json":
         print(json.dumps(story, sort_keys=True))
     else:

@@ -15,7 +15,6 @@ from typing import Any
 
 from pipelines.core.model import DEAL_STAGE_TO_LIFECYCLE
 from pipelines.core.sla import Judge
-from schemas.agreement import Agreement
 from services.lead_clocks import at, clock_section, other_sla_events
 from services.report_sql import stored_time
 
@@ -61,13 +60,12 @@ def named(value: Any, names: Sequence[str]) -> dict[str, Any]:
     return {n: value[n] for n in names} if isinstance(value, Mapping) else dict(zip(names, value, strict=True))
 
 
-def build_story(rows: StoryRows, agreements: Sequence[Agreement], as_of: datetime) -> dict[str, Any]:
+def build_story(rows: StoryRows, judge: Judge, as_of: datetime) -> dict[str, Any]:
     """Return the lead's story as of an instant: every section of docs/lead.md."""
     read = [_event(dict(zip(EVENT_COLUMNS, row, strict=True))) for row in rows.events]
     late = _late(read)
     events = sorted(({**e, "late": (e["source"], e["id"]) in late} for e in read), key=_in_time)
     snapshot = None if rows.snapshot is None else dict(zip(SNAPSHOT_COLUMNS, rows.snapshot, strict=True))
-    judge = Judge(agreements)
     lead_owner = str(snapshot["owner_id"]) if snapshot else ""
     clocks = [
         clock_section(named(c, CLOCK_FIELDS), lead_owner, judge, events, rows.sla_events, as_of)

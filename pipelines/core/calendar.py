@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -68,13 +68,14 @@ class _Block:
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    """Working days and opening hours in a time zone, minus holidays."""
+    """Working days and opening hours in a time zone, minus holidays and minus absences (spans of UTC instants)."""
 
     zone: ZoneInfo
     days: frozenset[int]
     opens: time
     closes: time
     holidays: frozenset[date] = frozenset()
+    absences: tuple[Window, ...] = ()  # [from, to) spans with no business time, merged and in order
     _blocks: dict[int, _Block] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +85,7 @@ class BusinessCalendar:
             raise ValueError(f"closing time {self.closes} must be after opening time {self.opens}")
         if not self.days <= frozenset(range(7)):
             raise ValueError(f"days are weekday numbers 0 (Monday) to 6 (Sunday), got {sorted(self.days)}")
+        object.__setattr__(self, "absences", merged(self.absences))
 
     @classmethod
     def from_agreement(cls, agreement: Agreement) -> BusinessCalendar:
@@ -193,6 +195,8 @@ def _build_block(calendar: BusinessCalendar, number: int) -> _Block:
     # A window lies within its local day, which is at most a day away from the UTC day; keep a margin.
     windows = calendar.windows(date.fromordinal(max(first - 2, 1)), date.fromordinal(min(last + 2, LAST_DAY)))
     clipped = [(max(o, low), min(c, high)) for o, c in windows if o < high and c > low]
+    if calendar.absences:
+        clipped = list(without(clipped, calendar.absences))
     lengths = [c - o for o, c in clipped]
     through = tuple(_running_sum(lengths))
     return _Block(
@@ -202,6 +206,36 @@ def _build_block(calendar: BusinessCalendar, number: int) -> _Block:
         through=through,
         total=through[-1] if through else NOTHING,
     )
+
+
+def merged(spans: Iterable[Window]) -> tuple[Window, ...]:
+    """Return spans of aware instants in UTC, in order, overlapping and touching ones joined; empty ones dropped."""
+    result: list[Window] = []
+    for start, end in sorted((_utc(a), _utc(b)) for a, b in spans):
+        if end <= start:
+            continue
+        if result and start <= result[-1][1]:
+            result[-1] = (result[-1][0], max(result[-1][1], end))
+        else:
+            result.append((start, end))
+    return tuple(result)
+
+
+def without(windows: Iterable[Window], absences: Sequence[Window]) -> Iterator[Window]:
+    """Yield the parts of ordered, disjoint windows outside merged absences (both [start, end) in UTC)."""
+    starts = [start for start, _ in absences]
+    for opening, closing in windows:
+        cursor = opening
+        i = max(bisect_right(starts, opening) - 1, 0)
+        while i < len(absences) and absences[i][0] < closing:
+            away_from, away_to = absences[i]
+            if away_to > cursor:
+                if away_from > cursor:
+                    yield cursor, away_from
+                cursor = max(cursor, away_to)
+            i += 1
+        if cursor < closing:
+            yield cursor, closing
 
 
 def _running_sum(lengths: list[timedelta]) -> Iterator[timedelta]:

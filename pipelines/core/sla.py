@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from itertools import islice
+from zoneinfo import ZoneInfo
 
-from pipelines.core.calendar import BusinessCalendar, parse_within
+from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, parse_within
 from pipelines.core.lifecycle import Lifecycle, Move, StageEntry
 from schemas.agreement import Agreement, Handoff
+from schemas.owners import Owner, OwnersFile
 
 WARNING, BREACHED, MET = "sla.warning", "sla.breached", "sla.met"
 JUST_AFTER = timedelta(milliseconds=1)
 EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afresh
+Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning instant, business seconds to the stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,19 @@ class SlaEvent:
 
 
 class Judge:
-    """The agreements in force and their business calendars (built once, cached)."""
+    """The agreements in force, their business calendars and the owners' (built once, cached).
 
-    def __init__(self, agreements: Sequence[Agreement]) -> None:
+    A handoff with `clock: owner` counts the business time of the lead's owner when its clock starts: the owner's
+    working hours in the owner's time zone, minus the owner's absences and the agreement's holidays. Without an
+    owner, or with one the owners file does not list, it counts the agreement's hours.
+    """
+
+    def __init__(self, agreements: Sequence[Agreement], owners: OwnersFile | None = None) -> None:
         self.agreements = tuple(agreements)
-        self._timings: dict[tuple[str, str, datetime, datetime | None], tuple[datetime, datetime | None, float | None]]
-        self._timings = {}
+        self.owners = {o.id: o for o in owners.owners} if owners is not None else {}
+        self._timings: dict[tuple[str, str, str, datetime, datetime | None], Timing] = {}
+        self._owner_calendars: dict[tuple[str, str], BusinessCalendar] = {}
+        self._within: dict[tuple[str, str, str], int] = {}
 
     @cached_property
     def _calendars(self) -> dict[str, BusinessCalendar]:
@@ -99,41 +109,71 @@ class Judge:
         """Return an agreement's business calendar."""
         return self._calendars[agreement.name]
 
-    @cached_property
-    def _within(self) -> dict[tuple[str, str], int]:
-        return {
-            (a.name, h.name): parse_within(h.within, self.calendar(a).day_seconds)
-            for a in self.agreements
-            for h in a.handoffs
-        }
+    def clock_owner(self, handoff: Handoff, owner_id: str | None) -> str | None:
+        """Return the owner whose calendar a clock counts (None: the agreement's), given its owner at the start."""
+        return owner_id if handoff.clock == "owner" and owner_id in self.owners else None
 
-    def within(self, agreement: Agreement, handoff: Handoff) -> int:
-        """Return a handoff's `within` in business seconds."""
-        return self._within[(agreement.name, handoff.name)]
+    def clock_calendar(
+        self, agreement: Agreement, handoff: Handoff, owner_id: str | None
+    ) -> tuple[str, BusinessCalendar]:
+        """Return the name and calendar a clock counts with, given the lead's owner when it started."""
+        owner_id = self.clock_owner(handoff, owner_id)
+        if owner_id is None:
+            return f"agreement {agreement.name}", self.calendar(agreement)
+        key = (owner_id, agreement.name)
+        found = self._owner_calendars.get(key)
+        if found is None:
+            found = self._owner_calendars[key] = owner_calendar(self.owners[owner_id], agreement)
+        return f"owner {owner_id}", found
+
+    def within(self, agreement: Agreement, handoff: Handoff, owner_id: str | None = None) -> int:
+        """Return a handoff's `within` in business seconds (`Nd`: days of the clock's own calendar)."""
+        name, calendar = self.clock_calendar(agreement, handoff, owner_id)
+        key = (agreement.name, handoff.name, name)
+        found = self._within.get(key)
+        if found is None:
+            found = self._within[key] = parse_within(handoff.within, calendar.day_seconds)
+        return found
 
     def timing(
-        self, agreement: Agreement, handoff: Handoff, started_at: datetime, stopped_at: datetime | None
-    ) -> tuple[datetime, datetime | None, float | None]:
+        self,
+        agreement: Agreement,
+        handoff: Handoff,
+        started_at: datetime,
+        stopped_at: datetime | None,
+        owner_id: str | None = None,
+    ) -> Timing:
         """Return a clock's deadline, warning instant and business seconds to its stop.
 
         Remembered: a lead's clocks are judged again with each of its events, and mostly come out the same.
         """
-        key = (agreement.name, handoff.name, started_at, stopped_at)
+        name, calendar = self.clock_calendar(agreement, handoff, owner_id)
+        key = (agreement.name, handoff.name, name, started_at, stopped_at)
         found = self._timings.get(key)
         if found is None:
-            found = self._time(agreement, handoff, started_at, stopped_at)
+            within = self.within(agreement, handoff, owner_id)
+            warn_at = calendar.add(started_at, within * handoff.warn_at) if handoff.warn_at else None
+            business = None if stopped_at is None else round(calendar.between(started_at, stopped_at), 3)
+            found = (calendar.add(started_at, within), warn_at, business)
             if len(self._timings) >= TIMINGS_KEPT:
                 self._timings.clear()
             self._timings[key] = found
         return found
 
-    def _time(
-        self, agreement: Agreement, handoff: Handoff, started_at: datetime, stopped_at: datetime | None
-    ) -> tuple[datetime, datetime | None, float | None]:
-        calendar, within = self.calendar(agreement), self.within(agreement, handoff)
-        warn_at = calendar.add(started_at, within * handoff.warn_at) if handoff.warn_at else None
-        business = None if stopped_at is None else round(calendar.between(started_at, stopped_at), 3)
-        return calendar.add(started_at, within), warn_at, business
+
+def owner_calendar(owner: Owner, agreement: Agreement) -> BusinessCalendar:
+    """Return an owner's calendar under an agreement: own hours and zone, less absences and the holidays."""
+    hours, zone = owner.working_hours, agreement.zone
+    holidays = [
+        (_first_instant_of(day, zone), _first_instant_of(day + timedelta(days=1), zone)) for day in agreement.holidays
+    ]
+    return BusinessCalendar(
+        zone=ZoneInfo(owner.timezone),
+        days=frozenset(WEEKDAYS.index(day) for day in hours.days),
+        opens=hours.start,
+        closes=hours.end,
+        absences=(*((a.start, a.end) for a in owner.away), *holidays),
+    )
 
 
 def local_day_bounds(agreement: Agreement) -> tuple[datetime, datetime]:
@@ -183,10 +223,12 @@ class _Owners:
 
 
 def _clock(
-    handoff: Handoff, agreement: Agreement, entry: StageEntry, stop: Move | None, owner: str | None, judge: Judge
+    handoff: Handoff, agreement: Agreement, entry: StageEntry, stop: Move | None, owners: _Owners, judge: Judge
 ) -> Clock:
     stopped_at = stop.time if stop else None
-    deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at)
+    starter = owners.at(entry.entered_at)
+    deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, starter)
+    owner = owners.at(stopped_at)
     return Clock(
         handoff=handoff.name,
         agreement=agreement.name,
@@ -205,6 +247,8 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
 
     `moves` are in event-time order. A clock stops at the first move matching its `stops_on`, from the move that
     started it on (that move included); its owner is the lead's owner when it stopped (the last owner if open).
+    A `clock: owner` handoff counts the calendar of the owner when it started: a reassignment while it runs
+    changes the clock's owner, not its deadline.
     """
     position = {m.key: i for i, m in enumerate(moves)}
     owners = _Owners(moves)
@@ -217,8 +261,7 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
             if handoff.starts_on.stage == entry.stage:
                 start = position.get(entry.entered_by, 0)
                 stop = next((m for m in islice(moves, start, None) if _stops(handoff, m)), None)
-                owner = owners.at(stop.time if stop else None)
-                clocks.append(_clock(handoff, agreement, entry, stop, owner, judge))
+                clocks.append(_clock(handoff, agreement, entry, stop, owners, judge))
     return tuple(clocks)
 
 

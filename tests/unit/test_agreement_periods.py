@@ -190,3 +190,29 @@ def test_check_fails_on_an_invalid_file_and_still_checks_the_others(
     out, err = capsys.readouterr()
     assert f"{good}: ok" in out
     assert str(bad) in err and "effective_from" in err
+
+
+def test_check_reads_the_owners_file_and_names_its_bad_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    owners = tmp_path / "owners.yaml"
+    owners.write_text(
+        "owners:\n  - {id: rep-01, timezone: Europe/Berlin,\n"
+        "     working_hours: {days: [mon], start: '13:00', end: '17:00'}}\n"
+        "teams:\n  - {name: emea, manager: mgr, members: [rep-01]}\n",
+        encoding="utf-8",
+    )
+    assert main(["agreement", "check", str(AGREEMENTS), "--owners", str(owners)]) == 0
+    assert f"{owners}: ok (1 owners, 1 teams)" in capsys.readouterr().out
+    owners.write_text("owners:\n  - {id: rep-01, timezone: Europe/Atlantis, working_hours: {days: [mon], "
+                      "start: '13:00', end: '17:00'}}\n", encoding="utf-8")  # fmt: skip
+    assert main(["agreement", "check", str(AGREEMENTS), "--owners", str(owners)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{owners}: owners.0.timezone: ") and "unknown time zone" in line
+
+
+def test_check_says_when_owner_clocks_have_no_owners_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = COMMITTED.read_text(encoding="utf-8").replace("    within: 4h\n", "    within: 4h\n    clock: owner\n")
+    (tmp_path / "h2.yaml").write_text(text, encoding="utf-8")
+    assert main(["agreement", "check", str(tmp_path), "--owners", str(tmp_path / "none.yaml")]) == 0
+    assert "2026-H2/mql_follow_up count the agreement's hours" in capsys.readouterr().err

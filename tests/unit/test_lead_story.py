@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from pipelines.agreements import load_agreement
+from pipelines.core.sla import Judge
 from services.lead_story import StoryRows, build_story
 from services.lead_text import duration, print_story
 from tests.integration.processes import REPO
@@ -100,7 +101,7 @@ ROWS = StoryRows(LEAD, SNAPSHOT, EVENTS, FIRST_TOUCH, SLA_EVENTS, DEAD)
 
 
 def story(as_of: datetime) -> dict[str, Any]:
-    return build_story(ROWS, [H2], as_of.replace(tzinfo=UTC))
+    return build_story(ROWS, Judge([H2]), as_of.replace(tzinfo=UTC))
 
 
 def clocks(as_of: datetime) -> dict[tuple[str, int], dict[str, Any]]:
@@ -211,7 +212,7 @@ def test_owners_visitors_first_touch_and_dead_letters() -> None:
 
 
 def test_a_clock_whose_agreement_is_gone_counts_wall_clock_time() -> None:
-    told = build_story(ROWS, [], utc(5, 10).replace(tzinfo=UTC))
+    told = build_story(ROWS, Judge([]), utc(5, 10).replace(tzinfo=UTC))
     clock = told["clocks"][0]
     assert clock["calendar"] is None and clock["within"] is None
     assert clock["overdue_business_seconds"] == clock["overdue_seconds"] == 21 * 3600
@@ -252,7 +253,7 @@ def test_what_callers_sent_reaches_the_terminal_spelled_out() -> None:
     hostile = event(9, utc(2, 7, 51), "web.visit", {"visitor_id": "v-1", "url": url}, topic="leadflow.visits")
     rows = StoryRows(LEAD, SNAPSHOT, [*EVENTS, hostile], FIRST_TOUCH, SLA_EVENTS, DEAD)
     console = Console(record=True, width=220, force_terminal=True)
-    print_story(build_story(rows, [H2], utc(5, 10).replace(tzinfo=UTC)), console)
+    print_story(build_story(rows, Judge([H2]), utc(5, 10).replace(tzinfo=UTC)), console)
     text = console.export_text(styles=False)
     assert "\x1b" not in text and "\u202e" not in text
     assert "https://example.com/\\u001b[2J\\u202e[bold]x" in text

@@ -1,0 +1,60 @@
+"""`clock: owner` through the real commands: `leadflow replay` judges with LEADFLOW_OWNERS, `leadflow lead` tells it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.integration.processes import REPO, base_env, leadflow, leadflow_json
+from tests.unit.factories import owner_event, stage_event
+
+pytestmark = pytest.mark.integration
+
+BERLIN = ZoneInfo("Europe/Berlin")
+OWNERS = """
+teams:
+  - {name: emea, manager: mgr-emea, members: [rep-01]}
+owners:
+  - id: rep-01
+    timezone: Europe/Berlin
+    working_hours: {days: [mon, tue, wed, thu, fri], start: "13:00", end: "17:00"}
+    away:
+      - {from: "2026-11-03T00:00:00+01:00", to: "2026-11-04T00:00:00+01:00"}
+"""
+
+
+def test_replay_counts_the_owners_hours_and_the_story_names_that_calendar(tmp_path: Path) -> None:
+    agreements = tmp_path / "agreements"
+    agreements.mkdir()
+    text = (REPO / "agreements" / "2026-H2.yaml").read_text(encoding="utf-8")
+    (agreements / "2026-H2.yaml").write_text(text.replace("    within: 4h\n", "    within: 4h\n    clock: owner\n"))
+    (tmp_path / "owners.yaml").write_text(OWNERS, encoding="utf-8")
+    env = base_env(
+        LEADFLOW_STORE=f"chdb:{tmp_path / 'store'}",
+        LEADFLOW_AGREEMENTS=str(agreements),
+        LEADFLOW_OWNERS=str(tmp_path / "owners.yaml"),
+    )
+    start = datetime(2026, 11, 2, 15, tzinfo=BERLIN)  # Monday; rep-01 works 13-17 and is away all Tuesday
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(
+        owner_event("lead-1", "rep-01", start - timedelta(minutes=5), id="o1")
+        + b"\n"
+        + stage_event("lead-1", "mql", start, id="m1")
+        + b"\n"
+    )
+    assert leadflow_json(["replay", str(events), "--no-progress"], env, tmp_path)["leads"] == 1
+    story = leadflow_json(["lead", "lead-1", "--format", "json", "--as-of", "2026-11-05T00:00:00+01:00"], env, tmp_path)
+    (clock,) = story["clocks"]
+    # 2h on Monday, none on Tuesday (away), 2h on Wednesday from 13:00: due Wednesday 15:00 Berlin
+    assert datetime.fromisoformat(clock["deadline"]) == datetime(2026, 11, 4, 15, tzinfo=BERLIN)
+    assert clock["calendar"]["kind"] == "owner" and clock["calendar"]["owner_id"] == "rep-01"
+    assert clock["status"] == "breached"
+    # without the owners file the same history counts the agreement's 09:00-17:00: due Tuesday 11:00
+    plain = {**env, "LEADFLOW_OWNERS": str(tmp_path / "none.yaml"), "LEADFLOW_STORE": f"chdb:{tmp_path / 'plain'}"}
+    assert leadflow_json(["replay", str(events), "--no-progress"], plain, tmp_path)["leads"] == 1
+    told = leadflow(["lead", "lead-1", "--format", "json"], plain, tmp_path)
+    assert told.returncode == 0, told.stderr
+    assert '"kind": "agreement"' in told.stdout and "2026-11-03T10:00:00.000+00:00" in told.stdout
