@@ -21,6 +21,7 @@ from services.report_feedback import feedback_section
 from services.report_revenue import deal_steps, deals_section, revenue_section, won_amount
 from services.report_sla import sla_by_handoff, sla_by_owner, worst_breaches
 from services.report_sql import TS, sql_time, stored_time, through
+from services.report_timing import by_bin, by_owner, by_source, time_to_convert
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -128,6 +129,10 @@ def build_report(
         "conversion_cumulative": cumulative_conversion(counts),
         "cohort": cohort(reached),
         "cohort_sizes": {name: {"entered": n, "went_on": k} for name, (n, k) in reached.items()},
+        "time_to_convert": time_to_convert(store, params),
+        "time_to_convert_by_source": by_source(store, params),
+        "time_to_convert_by_owner": by_owner(store, params),
+        "time_to_convert_histogram": by_bin(store, params),
         "sla": sla_by_handoff(store, params, [h.name for h in handoffs]) if agreement else {},
         "sla_by_owner": sla_by_owner(store, params) if agreement else {},
         "worst_breaches": worst_breaches(store, params, overlapping, as_of) if agreement else [],
