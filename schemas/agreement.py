@@ -56,6 +56,21 @@ class Goals(_Strict):
     rates: Rates
 
 
+Days = Annotated[int, Field(ge=1, le=3650)]
+MATURITY_DAYS = 30  # the default: a month, as `leadflow plan --from-actuals --maturity-days`
+
+
+class ConversionWindows(_Strict):
+    """Days after entering a pair's first stage within which a member may still go on (younger: immature)."""
+
+    visit_to_lead: Days = MATURITY_DAYS
+    lead_to_mql: Days = MATURITY_DAYS
+    mql_to_sal: Days = MATURITY_DAYS
+    sal_to_sql: Days = MATURITY_DAYS
+    sql_to_opportunity: Days = MATURITY_DAYS
+    opportunity_to_customer: Days = MATURITY_DAYS
+
+
 class StartsOn(_Strict):
     """The funnel stage whose entry starts a handoff clock (side stages are moved to, never entered)."""
 
@@ -111,6 +126,7 @@ class Agreement(_Strict):
     holidays: tuple[date, ...] = ()
     goals: Goals
     handoffs: tuple[Handoff, ...] = ()
+    conversion_windows: ConversionWindows = ConversionWindows()
 
     @field_validator("timezone")
     @classmethod

@@ -18,6 +18,7 @@ from matplotlib.typing import RcKeyType
 
 from pipelines.core.funnel import PAIRS
 
+FADED = 0.3  # months whose cohorts may still go on: drawn, but faded
 MARKETING, SALES, PLAN, GRID = "#2563eb", "#0f766e", "#9ca3af", "#e5e7eb"
 GOOD, WARN, BAD, MUTED, INK = "#16a34a", "#d97706", "#dc2626", "#6b7280", "#111827"
 STYLE: dict[RcKeyType, Any] = {
@@ -298,7 +299,9 @@ def time_chart(bins: Mapping[str, Mapping[str, int]], history: Sequence[dict[str
             top.set_axisbelow(True)
             for key, style in (("p50_seconds", "-"), ("p90_seconds", "--")):
                 days = [_days(line["time_to_convert"][pair][key]) for line in history]
-                bottom.plot(x, days, color=MARKETING, linestyle=style, marker="o", markersize=3, label=key[:3])
+                bottom.plot(x, days, color=MARKETING, linestyle=style, alpha=FADED, marker="o", markersize=3)
+                mature = [math.nan if line["immature"][pair] else d for line, d in zip(history, days, strict=True)]
+                bottom.plot(x, mature, color=MARKETING, linestyle=style, marker="o", markersize=3, label=key[:3])
             bottom.set_xticks(x, labels)
             bottom.tick_params(axis="x", labelsize=7)
             bottom.set_xlim(-0.5, len(x) - 0.5)

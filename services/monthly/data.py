@@ -14,8 +14,9 @@ from pipelines.core.planning import RATE_PAIRS, add_months, exact, goal_shares, 
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
 from services.plan import ShareTime, share_times
+from services.report_maturity import window_days
 from services.report_revenue import deal_steps
-from services.report_sql import TS, sql_time, through
+from services.report_sql import MILLISECOND, TS, sql_time, through
 from services.report_timing import by_month, time_line
 
 HISTORY_MONTHS = 6
@@ -75,9 +76,16 @@ def history(
                 "rates": {n: rounded(share(counts[b], counts[a])) for n, a, b in RATE_PAIRS},
                 "targets": {n: targets.get(n) for n, _, _ in RATE_PAIRS},
                 "time_to_convert": times.get(key, nobody),
+                "immature": _immature(first, zone, window_days(agreement), as_of),
             }
         )
     return lines
+
+
+def _immature(first: date, zone: ZoneInfo, days: dict[str, int], as_of: datetime) -> dict[str, bool]:
+    """Per pair: whether some member of the month may still go on (its window ends after `as_of`)."""
+    end = window_bounds(first, add_months(first, 1), zone)[1]
+    return {name: end - MILLISECOND + timedelta(days=d) > as_of for name, d in days.items()}
 
 
 def _day_ends(days: Sequence[date], zone: ZoneInfo) -> list[datetime]:

@@ -68,7 +68,10 @@ def empty_report() -> dict[str, Any]:
         "counts": counts,
         "conversion": dict.fromkeys(pairs, 0.5),
         "cohort": dict.fromkeys(pairs, 0.25),
-        "cohort_sizes": {p: {"entered": 4, "went_on": 1} for p in pairs},
+        "cohort_mature": dict.fromkeys(pairs, 0.5) | {"customer": None},
+        "cohort_sizes": {
+            p: {"entered": 4, "went_on": 1, "mature": 2, "mature_went_on": 1, "window_days": 30} for p in pairs
+        },
         "time_to_convert": {p: TIME_LINE for p in pairs[1:]} | {"sal_to_sql": NOBODY},
         "time_to_convert_by_source": {p: {"(direct)": {"spring <sale>": TIME_LINE}} for p in pairs[1:]},
         "time_to_convert_by_owner": {p: {"rep-01": TIME_LINE} for p in pairs[1:]},
@@ -108,6 +111,7 @@ def monthly(report: dict[str, Any]) -> MonthlyData:
             "rates": dict.fromkeys(charts.RATE_LABELS),
             "targets": dict.fromkeys(charts.RATE_LABELS),
             "time_to_convert": dict.fromkeys(charts.PAIR_LABELS, TIME_LINE if m % 2 else NOBODY),
+            "immature": dict.fromkeys(charts.PAIR_LABELS, m == 11),
         }
         for m in range(7, 13)
     ]
@@ -141,6 +145,8 @@ def test_a_window_without_agreement_renders_what_it_has_and_says_what_it_lacks(p
     shown = [path for path, _ in parsed.figures if path[0].startswith("time_to_convert")]
     assert ["time_to_convert_by_source", "mql_to_sal", "(direct)", "spring <sale>", "p90_seconds"] in shown
     assert ["time_to_convert_by_owner", "lead_to_mql", "rep-01", "n"] in shown
+    assert (["cohort_mature", "sal_to_sql"], 0.5) in parsed.figures
+    assert (["cohort_sizes", "sal_to_sql", "mature"], 2) in parsed.figures
     assert "spring &lt;sale&gt;" in page and "3.0 d" in page and "1.5 h" in page
     assert parsed.figures and all(lookup(report, path) == value for path, value in parsed.figures)
     assert "student &lt;intern&gt;" in page and "<intern>" not in page  # reasons come from the CRM: escaped
@@ -169,6 +175,13 @@ def test_charts_keep_their_text_as_text() -> None:
         {"visits": 200, "lead": 20, "mql": 8, "sql": 4, "opportunity": 3, "customer": 1},
         {"visit_to_lead": 0.1, "lead_to_mql": 0.5},
     )  # the same data draws the same bytes
+
+
+def test_immature_months_are_drawn_faded() -> None:
+    history = monthly(empty_report()).history
+    faded = charts.time_chart({}, history)
+    solid = charts.time_chart({}, [{**line, "immature": dict.fromkeys(charts.PAIR_LABELS, False)} for line in history])
+    assert faded != solid and f"opacity: {charts.FADED}" in faded
 
 
 def test_figures_are_shown_for_people() -> None:

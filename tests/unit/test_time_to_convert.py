@@ -13,6 +13,7 @@ from hypothesis import given
 from pipelines.core.timing import BINS, bin_of, seconds, time_line
 from pipelines.store.client import ClickHouseStore
 from services.report import _cohorts, build_report
+from services.report_maturity import mature_before, window_days
 from services.report_sql import sql_time
 from services.report_timing import by_bin, by_month, by_owner, by_source, time_to_convert
 from tests.unit.funnel_histories import (
@@ -40,7 +41,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseStore]
 
 
 def _params(as_of: datetime) -> dict[str, Any]:
-    return {"start": sql_time(NOV_1), "end": sql_time(DEC_1), "as_of": sql_time(as_of), "tz": "UTC"}
+    windows = mature_before(as_of, window_days(None))
+    return {"start": sql_time(NOV_1), "end": sql_time(DEC_1), "as_of": sql_time(as_of), "tz": "UTC", **windows}
 
 
 def _converted(history: tuple[Lead, ...], as_of: datetime) -> Iterator[tuple[str, Lead, datetime, int]]:
