@@ -7,7 +7,7 @@ import itertools
 from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
-from dashboards import queries
+from dashboards import queries, timing_queries
 from dashboards.panels import bargauge_panel, stat_panel, table_panel, timeseries_panel
 from dashboards.sdk import Board, ClickHouse, promql, threshold_override, thresholds, unit
 from dashboards.targets import CUMULATIVE, NEXT_STEP, Targets
@@ -96,9 +96,39 @@ def build(goals: Targets) -> Board:
             "mql_to_sql", [unit("percentunit")]
         )
     )
+    _time_to_convert(board)
     board.row("Drop alerts")
     board.add(_wilson_band())
     return board
+
+
+def _time_to_convert(board: Board) -> None:
+    """Add the row of time-to-convert panels: the report's `time_to_convert`, its breakdowns and its bins."""
+    board.row("Time to convert")
+    times = ("pair", *timing_queries.TIME_COLUMNS)
+    seconds = [unit("s")]
+    board.add(
+        table_panel(
+            "Time to convert", "Of the entries to a stage in the range that entered the next stage by its end: how "
+            "many, and the median and 90th percentile calendar time between the two entries.",
+            [ClickHouse(timing_queries.time_to_convert(), times)], width=8,
+        ).override_by_name("p50_seconds", seconds).override_by_name("p90_seconds", seconds)
+    )  # fmt: skip
+    bins = ClickHouse(timing_queries.time_histogram(), ("bin", *timing_queries.PAIR_NAMES))
+    board.add(
+        table_panel("Time to convert in fixed bins", "Members that went on, per bin of calendar time.", [bins],
+                    width=16)
+    )  # fmt: skip
+    sources = ClickHouse(timing_queries.time_by_source(), ("pair", "source", "campaign", *timing_queries.TIME_COLUMNS))
+    board.add(
+        table_panel("Time to convert by source and campaign", "By the lead's first touch.", [sources])
+        .override_by_name("p50_seconds", seconds).override_by_name("p90_seconds", seconds)
+    )  # fmt: skip
+    owners = ClickHouse(timing_queries.time_by_owner(), ("pair", "owner", *timing_queries.TIME_COLUMNS))
+    board.add(
+        table_panel("Time to convert by owner", "By the lead's current owner.", [owners])
+        .override_by_name("p50_seconds", seconds).override_by_name("p90_seconds", seconds)
+    )  # fmt: skip
 
 
 def _wilson_band() -> timeseries.Panel:
@@ -111,7 +141,7 @@ def _wilson_band() -> timeseries.Panel:
     ]
     panel = timeseries_panel(
         "Mature cohorts: 95 % band vs. target",
-        "Per agreement rate, the cohort of entries in the agreement's alert window that ended its maturity ago "
+        "Per agreement rate, the entries of the agreement's alert window that ended its conversion window ago "
         "(services/conversion_exporter.py): the observed rate, its 95 % Wilson band and the target. "
         "LeadflowConversionBelowTarget fires when the whole band is under the target with enough entries.",
         targets,

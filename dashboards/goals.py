@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dashboards import queries
 from dashboards.panels import bargauge_panel, stat_panel, table_panel, text_panel, timeseries_panel
 from dashboards.sdk import Board, ClickHouse, thresholds, unit
-from dashboards.targets import PLAN_KEYS, Targets, plan_sql, worked_backwards
+from dashboards.targets import PLAN_KEYS, Targets, plan_sql
+from pipelines.core.planning import goals_plan
 from schemas.agreement import Agreement
 
 UID = "leadflow-goals"
@@ -18,7 +19,7 @@ def _plan_note(agreements: Sequence[Agreement]) -> str:
     """Markdown: every agreement's whole-period goal, worked backwards."""
     lines = ["| agreement | period | revenue | " + " | ".join(PLAN_KEYS) + " |", "|---" * (3 + len(PLAN_KEYS)) + "|"]
     for a in agreements:
-        plan = worked_backwards(a.goals.revenue, a)
+        plan = goals_plan(a.goals, a.goals.revenue)
         figures = " | ".join(f"{plan[k]:,}" for k in PLAN_KEYS)
         period = f"{a.effective_from} → {a.effective_to}"
         lines.append(f"| {a.name} | {period} | {a.goals.revenue:,} {a.goals.currency} | {figures} |")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 
 from dashboards.targets import CUMULATIVE, NEXT_STEP, PLAN_KEYS
+from pipelines.core.lifecycle import FUNNEL
 
-FUNNEL: tuple[str, ...] = ("lead", "mql", "sal", "sql", "opportunity", "customer")
 START, END = "$__fromTime_ms", "$__toTime_ms"
 COUNT_COLUMNS: tuple[str, ...] = ("visits", *FUNNEL)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from pipelines.core.planning import PLAN_KEYS
 from schemas.agreement import Agreement
+
+__all__ = ["CUMULATIVE", "NEXT_STEP", "PLAN_KEYS", "Targets", "plan_sql", "reference", "targets"]
 
 EPOCH = date(1970, 1, 1)
 # (name of the step, agreement rate it divides by, next plan key); customers come from revenue first.
@@ -22,7 +24,6 @@ BACKWARDS: tuple[tuple[str, str, str], ...] = (
 # Share of judged clocks to meet in time. The agreement file has no field for it (contract §3), so it
 # lives here and in deploy/prometheus/rules/leadflow.yml (LeadflowSlaComplianceLow); a test keeps them equal.
 COMPLIANCE_TARGET = 0.9
-PLAN_KEYS: tuple[str, ...] = ("visits", "lead", "mql", "sql", "opportunity", "customer")
 NEXT_STEP: tuple[tuple[str, str, str], ...] = (
     ("visit_to_lead", "visits", "lead"),
     ("lead_to_mql", "lead", "mql"),
@@ -73,16 +74,6 @@ def targets(agreements: Sequence[Agreement]) -> Targets:
             cumulative[name] = round(running, 9)
     next_step = {k: float(v) for k, v in rates.items()}
     return Targets(agreement.name, agreement.timezone, agreement.goals.currency, next_step, cumulative)
-
-
-def worked_backwards(revenue: Decimal, agreement: Agreement) -> dict[str, int]:
-    """Return the plan for a revenue goal (contract §3: ceil at every step)."""
-    goals = agreement.goals
-    rates = goals.rates.model_dump()
-    plan = {"customer": math.ceil(revenue / goals.average_deal_size)}
-    for stage, rate, previous in BACKWARDS:
-        plan[previous] = math.ceil(Decimal(plan[stage]) / Decimal(str(rates[rate])))
-    return {key: plan[key] for key in PLAN_KEYS}
 
 
 def _decimal(value: Decimal | float) -> str:

@@ -67,6 +67,21 @@ class Goals(Strict):
     rates: Rates
 
 
+Days = Annotated[int, Field(ge=1, le=3650)]
+MATURITY_DAYS = 30  # the default: a month, as `leadflow plan --from-actuals --maturity-days`
+
+
+class ConversionWindows(Strict):
+    """Days after entering a pair's first stage within which a member may still go on (younger: immature)."""
+
+    visit_to_lead: Days = MATURITY_DAYS
+    lead_to_mql: Days = MATURITY_DAYS
+    mql_to_sal: Days = MATURITY_DAYS
+    sal_to_sql: Days = MATURITY_DAYS
+    sql_to_opportunity: Days = MATURITY_DAYS
+    opportunity_to_customer: Days = MATURITY_DAYS
+
+
 class StartsOn(Strict):
     """The funnel stage whose entry starts a handoff clock (side stages are moved to, never entered)."""
 
@@ -116,12 +131,12 @@ class Handoff(Strict):
 class ConversionAlerts(Strict):
     """When a rate's drop below its target is confident enough to alert (contract §3).
 
-    The cohort is the entries to a rate's first stage in the `window_days` that ended `maturity_days` ago; an
-    alert needs at least `min_sample` of them, and the upper 95 % Wilson bound of their rate below the target.
+    The cohort is the mature entries to a rate's first stage: those of the `window_days` that ended the rate's
+    conversion window ago. An alert needs at least `min_sample` of them, and the upper 95 % Wilson bound of their
+    rate below the target.
     """
 
     window_days: Annotated[int, Field(ge=1, le=366)] = 90
-    maturity_days: Annotated[int, Field(ge=0, le=366)] = 30
     min_sample: Annotated[int, Field(ge=1)] = 30
 
 
@@ -136,6 +151,7 @@ class Agreement(Strict):
     holidays: tuple[date, ...] = ()
     goals: Goals
     handoffs: tuple[Handoff, ...] = ()
+    conversion_windows: ConversionWindows = ConversionWindows()
     conversion_alerts: ConversionAlerts = ConversionAlerts()
 
     @field_validator("timezone")

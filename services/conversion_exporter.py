@@ -1,18 +1,19 @@
 """Mature conversion cohorts for Prometheus: `python -m services.conversion_exporter`.
 
 A small exporter beside the store, like the lag exporter beside Kafka. For the agreement in force now, and each
-of its rates, the cohort is the entries to the rate's first stage in the agreement's `conversion_alerts` window
-that ended `maturity_days` ago, and its members that went on by now (the plan's cohorts, `plan --from-actuals`,
-over that window instead of a month). Prometheus works out the 95 % Wilson bounds of each rate from these counts
-(recording rules `leadflow:conversion_lower:wilson95` and `leadflow:conversion_upper:wilson95`), and
-`LeadflowConversionBelowTarget` fires when the upper bound is below the target with at least `min_sample`
-entries, so a small month never alerts by chance.
+of its rates, the cohort is the mature entries to the rate's first stage: those of the agreement's
+`conversion_alerts` window that ended the rate's conversion window ago (`conversion_windows`; for `mql_to_sql`,
+those of `mql_to_sal` and `sal_to_sql` added), and its members that went on by now (the plan's cohorts,
+`plan --from-actuals`, over that window instead of a month). Prometheus works out the 95 % Wilson bounds of
+each rate from these counts (recording rules `leadflow:conversion_lower:wilson95` and
+`leadflow:conversion_upper:wilson95`), and `LeadflowConversionBelowTarget` fires when the upper bound is below
+the target with at least `min_sample` entries, so a small month never alerts by chance.
 
 Metrics, labels `agreement` and `rate`: `leadflow_conversion_entered`, `leadflow_conversion_went_on`,
-`leadflow_conversion_target`, `leadflow_conversion_min_sample`; labels `agreement`:
-`leadflow_conversion_window_start_seconds` and `leadflow_conversion_window_end_seconds`; and
-`leadflow_conversion_up` (1 when the store answered the last measurement). Measurements are kept for
-`--cache-seconds`, so a scrape costs one store query a minute at most.
+`leadflow_conversion_target`, `leadflow_conversion_min_sample`, `leadflow_conversion_window_start_seconds` and
+`leadflow_conversion_window_end_seconds`; and `leadflow_conversion_up` (1 when the store answered the last
+measurement). Measurements are kept for `--cache-seconds`, so a scrape costs a few store queries a minute at
+most.
 
 An embedded store is read through the process that holds it (a worker or `leadflow store serve`): the exporter
 never holds it itself, or a worker could not start. With none holding it, `leadflow_conversion_up` is 0.
@@ -33,6 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from pipelines.agreements import AgreementError, load_agreements
+from pipelines.core.planning import RATE_NAMES
 from pipelines.exporters import add_listen_flags, serve
 from pipelines.settings import ConfigError, Settings, load_settings
 from pipelines.store.client import Store, reach_store
@@ -46,13 +48,21 @@ DEFAULT_CACHE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class Measurement:
-    """The cohorts of the agreement in force at `at`, over [start, end), judged as of `at`."""
+class Cohort:
+    """One rate's mature cohort: the entries in [start, end), and how many went on."""
 
-    agreement: Agreement
     start: datetime
     end: datetime
-    cohorts: dict[str, tuple[int, int]]
+    entered: int
+    went_on: int
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The mature cohorts of the agreement in force when measured, by rate."""
+
+    agreement: Agreement
+    cohorts: dict[str, Cohort]
 
 
 def agreement_now(agreements: Sequence[Agreement], now: datetime) -> Agreement | None:
@@ -60,11 +70,17 @@ def agreement_now(agreements: Sequence[Agreement], now: datetime) -> Agreement |
     return next((a for a in agreements if a.in_force_on(now.astimezone(a.zone).date())), None)
 
 
-def cohort_window(agreement: Agreement, now: datetime) -> tuple[datetime, datetime]:
-    """Return the [start, end) of the entries judged at `now`: the window that ended the maturity ago."""
-    alerts = agreement.conversion_alerts
-    end = now - timedelta(days=alerts.maturity_days)
-    return end - timedelta(days=alerts.window_days), end
+def maturity(agreement: Agreement) -> dict[str, timedelta]:
+    """Return each agreement rate's conversion window: the pair's, or for mql_to_sql its two steps' added."""
+    windows = agreement.conversion_windows.model_dump()
+    days = {name: windows.get(name, windows["mql_to_sal"] + windows["sal_to_sql"]) for name in RATE_NAMES}
+    return {name: timedelta(days=value) for name, value in days.items()}
+
+
+def cohort_window(agreement: Agreement, rate: str, now: datetime) -> tuple[datetime, datetime]:
+    """Return the [start, end) of a rate's entries judged at `now`: the window that ended its maturity ago."""
+    end = now - maturity(agreement)[rate]
+    return end - timedelta(days=agreement.conversion_alerts.window_days), end
 
 
 def measure(store: Store, agreements: Sequence[Agreement], now: datetime) -> Measurement | None:
@@ -72,8 +88,13 @@ def measure(store: Store, agreements: Sequence[Agreement], now: datetime) -> Mea
     agreement = agreement_now(agreements, now)
     if agreement is None:
         return None
-    start, end = cohort_window(agreement, now)
-    return Measurement(agreement, start, end, window_cohorts(store, agreement.zone, start, end, now))
+    cohorts: dict[str, Cohort] = {}
+    windows = {rate: cohort_window(agreement, rate, now) for rate in RATE_NAMES}
+    for start, end in sorted(set(windows.values())):  # one query per distinct window: they mostly coincide
+        counted = window_cohorts(store, agreement.zone, start, end, now)
+        for rate in (r for r, window in windows.items() if window == (start, end)):
+            cohorts[rate] = Cohort(start, end, *counted[rate])
+    return Measurement(agreement, cohorts)
 
 
 def metrics(measured: Measurement | None, up: bool) -> list[Metric]:
@@ -88,23 +109,27 @@ def metrics(measured: Measurement | None, up: bool) -> list[Metric]:
         "min_sample": GaugeMetricFamily(
             "leadflow_conversion_min_sample", "Entries a cohort needs before it may alert", labels=labels
         ),
+        "start": GaugeMetricFamily(
+            "leadflow_conversion_window_start_seconds", "Mature cohort: first entry instant judged", labels=labels
+        ),
+        "end": GaugeMetricFamily(
+            "leadflow_conversion_window_end_seconds", "Mature cohort: end of the entries judged", labels=labels
+        ),
     }
-    start = GaugeMetricFamily("leadflow_conversion_window_start_seconds", "Cohort window start", labels=["agreement"])
-    end = GaugeMetricFamily("leadflow_conversion_window_end_seconds", "Cohort window end", labels=["agreement"])
     if measured is not None:
         agreement = measured.agreement
         targets = agreement.goals.rates.model_dump()
-        for rate, (entered, went_on) in sorted(measured.cohorts.items()):
+        for rate, cohort in sorted(measured.cohorts.items()):
             key = [agreement.name, rate]
-            families["entered"].add_metric(key, entered)
-            families["went_on"].add_metric(key, went_on)
+            families["entered"].add_metric(key, cohort.entered)
+            families["went_on"].add_metric(key, cohort.went_on)
             families["target"].add_metric(key, float(targets[rate]))
             families["min_sample"].add_metric(key, agreement.conversion_alerts.min_sample)
-        start.add_metric([agreement.name], measured.start.timestamp())
-        end.add_metric([agreement.name], measured.end.timestamp())
+            families["start"].add_metric(key, cohort.start.timestamp())
+            families["end"].add_metric(key, cohort.end.timestamp())
     answered = GaugeMetricFamily("leadflow_conversion_up", "1 if the store answered the last measurement")
     answered.add_metric([], 1 if up else 0)
-    return [*families.values(), start, end, answered]
+    return [*families.values(), answered]
 
 
 class ConversionCollector(Collector):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,9 +17,11 @@ from services.arguments import day_problem
 from services.errors import UsageError
 from services.plan import main_currency, pacing_section, plan_section, share_times, targets_section
 from services.report_feedback import feedback_section
+from services.report_maturity import cohort_mature, cohort_sizes, mature_before, mature_visitors, window_days
 from services.report_revenue import deal_steps, deals_section, revenue_section, won_amount
 from services.report_sla import sla_by_handoff, sla_by_owner, worst_breaches
 from services.report_sql import TS, sql_time, stored_time, through
+from services.report_timing import by_bin, by_owner, by_source, time_to_convert
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -82,20 +83,27 @@ def _stage_counts(store: Store, params: dict[str, Any]) -> dict[str, int]:
     return {stage: found.get(stage, 0) for stage in FUNNEL}
 
 
-def _cohorts(store: Store, params: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def _cohorts(store: Store, params: dict[str, Any]) -> dict[str, tuple[int, int, int, int]]:
+    """Per pair: entered the first stage in the window, went on by as_of, mature (`mature_<pair>`), mature went on."""
     columns = ",\n".join(f"minIf(toNullable(entered_at), stage = '{s}') AS t_{s}" for s in FUNNEL)
-    measures = ",\n".join(
-        f"countIf(t_{a} >= {{start:{TS}}} AND t_{a} < {{end:{TS}}}), "
-        f"countIf(t_{a} >= {{start:{TS}}} AND t_{a} < {{end:{TS}}} AND t_{b} <= {{as_of:{TS}}})"
-        for a, b in itertools.pairwise(FUNNEL)
-    )
+    measures = []
+    for name, a, b in PAIRS[1:]:
+        entered = f"t_{a} >= {{start:{TS}}} AND t_{a} < {{end:{TS}}}"
+        went_on, mature = f"t_{b} <= {{as_of:{TS}}}", f"t_{a} <= {{mature_{name}:{TS}}}"
+        measures += [
+            entered,
+            f"{entered} AND {went_on}",
+            f"{entered} AND {mature}",
+            f"{entered} AND {mature} AND {went_on}",
+        ]
+    counted = ", ".join(f"countIf({m})" for m in measures)
     rows = store.query(
-        f"SELECT {measures} FROM (SELECT lead_id, episode, {columns} FROM stage_entries GROUP BY lead_id, episode)",
+        f"SELECT {counted} FROM (SELECT lead_id, episode, {columns} FROM stage_entries GROUP BY lead_id, episode)",
         params,
     )
     values = [int(v) for v in rows[0]]
-    names = [name for name, _, _ in PAIRS[1:]]
-    return {name: (values[2 * i], values[2 * i + 1]) for i, name in enumerate(names)}
+    return {name: (values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3])
+            for i, (name, _, _) in enumerate(PAIRS[1:])}  # fmt: skip
 
 
 def build_report(
@@ -106,10 +114,11 @@ def build_report(
     zone = agreement.zone if agreement else UTC_ZONE
     lower, upper = window_bounds(start, end, zone)
     as_of = as_of or default_as_of(store, now)
-    params = {"start": sql_time(lower), "end": sql_time(upper), "as_of": sql_time(as_of)}
+    days = window_days(agreement)
+    params = {"start": sql_time(lower), "end": sql_time(upper), "as_of": sql_time(as_of), **mature_before(as_of, days)}
     visits, visitors, tied = _visits(store, params)
     counts: dict[str, int] = {"visits": visits, "visitors": visitors, **_stage_counts(store, params)}
-    reached = {"visit_to_lead": (visitors, tied), **_cohorts(store, params)}
+    reached = {"visit_to_lead": (visitors, tied, *mature_visitors(store, params)), **_cohorts(store, params)}
     overlapping = [a for a in agreements if a.effective_from < end and start < a.effective_to]
     handoffs = [h for a in overlapping for h in a.handoffs]
     follow_ups = sorted({h.name for h in handoffs if h.starts_on.stage == "mql"})
@@ -126,8 +135,13 @@ def build_report(
         "counts": counts,
         "conversion": conversion(counts),
         "conversion_cumulative": cumulative_conversion(counts),
-        "cohort": cohort(reached),
-        "cohort_sizes": {name: {"entered": n, "went_on": k} for name, (n, k) in reached.items()},
+        "cohort": cohort({name: sizes[:2] for name, sizes in reached.items()}),
+        "cohort_mature": cohort_mature(reached),
+        "cohort_sizes": cohort_sizes(reached, days),
+        "time_to_convert": time_to_convert(store, params),
+        "time_to_convert_by_source": by_source(store, params),
+        "time_to_convert_by_owner": by_owner(store, params),
+        "time_to_convert_histogram": by_bin(store, params),
         "sla": sla_by_handoff(store, params, [h.name for h in handoffs]) if agreement else {},
         "sla_by_owner": sla_by_owner(store, params) if agreement else {},
         "worst_breaches": worst_breaches(store, params, overlapping, as_of) if agreement else [],

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.core.model import Event, EventKey
+from schemas.events import FUNNEL as FUNNEL_STAGES
 
-FUNNEL: tuple[str, ...] = ("lead", "mql", "sal", "sql", "opportunity", "customer")
+FUNNEL: tuple[str, ...] = tuple(stage.value for stage in FUNNEL_STAGES)  # the one list, in the events' schema
 FUNNEL_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(FUNNEL)}
 SIDE_STAGES: frozenset[str] = frozenset({"recycled", "disqualified", "lost"})
 

@@ -18,6 +18,7 @@ from matplotlib.typing import RcKeyType
 
 from pipelines.core.funnel import PAIRS
 
+FADED = 0.3  # months whose cohorts may still go on: drawn, but faded
 MARKETING, SALES, PLAN, GRID = "#2563eb", "#0f766e", "#9ca3af", "#e5e7eb"
 GOOD, WARN, BAD, MUTED, INK = "#16a34a", "#d97706", "#dc2626", "#6b7280", "#111827"
 STYLE: dict[RcKeyType, Any] = {
@@ -43,6 +44,13 @@ LABELS = {
     "opportunity": "Opportunities",
     "customer": "Customers",
     "revenue": "Revenue",
+}
+PAIR_LABELS = {
+    "lead_to_mql": "Lead → MQL",
+    "mql_to_sal": "MQL → SAL",
+    "sal_to_sql": "SAL → SQL",
+    "sql_to_opportunity": "SQL → opportunity",
+    "opportunity_to_customer": "Opportunity → customer",
 }
 RATE_LABELS = {
     "visit_to_lead": "Visit → lead",
@@ -272,3 +280,37 @@ def feedback_chart(acceptance: Mapping[str, Any], reasons: Mapping[str, Mapping[
             axes.grid(axis="x", color=GRID, linewidth=0.8)
             axes.set_axisbelow(True)
     return out[0]
+
+
+def time_chart(bins: Mapping[str, Mapping[str, int]], history: Sequence[dict[str, Any]]) -> str:
+    """Per funnel pair: the month's members that went on in fixed bins of time, and p50/p90 by month, in days."""
+    out: list[str] = []
+    labels = [line["label"].replace(" 20", "\n'") for line in history]
+    x = list(range(len(history)))
+    with _figure(10, 4.6, "timing", out) as figure:
+        grid = figure.subplots(2, len(PAIR_LABELS))
+        for column, (pair, title) in enumerate(PAIR_LABELS.items()):
+            counts = bins.get(pair, {})
+            top, bottom = grid[0][column], grid[1][column]
+            top.bar(range(len(counts)), list(counts.values()), color=SALES, width=0.7)
+            top.set_xticks(range(len(counts)), list(counts), rotation=90, fontsize=7)
+            top.set_title(title, loc="left", fontsize=9)
+            top.grid(axis="y", color=GRID, linewidth=0.8)
+            top.set_axisbelow(True)
+            for key, style in (("p50_seconds", "-"), ("p90_seconds", "--")):
+                days = [_days(line["time_to_convert"][pair][key]) for line in history]
+                bottom.plot(x, days, color=MARKETING, linestyle=style, alpha=FADED, marker="o", markersize=3)
+                mature = [math.nan if line["immature"][pair] else d for line, d in zip(history, days, strict=True)]
+                bottom.plot(x, mature, color=MARKETING, linestyle=style, marker="o", markersize=3, label=key[:3])
+            bottom.set_xticks(x, labels)
+            bottom.tick_params(axis="x", labelsize=7)
+            bottom.set_xlim(-0.5, len(x) - 0.5)
+            bottom.grid(axis="y", color=GRID, linewidth=0.8)
+        grid[0][0].set_ylabel("went on", color=MUTED)
+        grid[1][0].set_ylabel("days", color=MUTED)
+        figure.legend(*grid[1][0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
+    return out[0]
+
+
+def _days(value: float | None) -> float:
+    return math.nan if value is None else value / 86400

@@ -9,15 +9,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipelines.core.funnel import window_bounds
+from pipelines.core.funnel import PAIRS, window_bounds
 from pipelines.core.planning import RATE_PAIRS, add_months, exact, goal_shares, months_back, rounded, share
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
 from services.plan import ShareTime, share_times
+from services.report_maturity import window_days
 from services.report_revenue import deal_steps
-from services.report_sql import TS, sql_time, through
+from services.report_sql import MILLISECOND, TS, sql_time, through
+from services.report_timing import by_month, time_line
 
 HISTORY_MONTHS = 6
+TIMED_PAIRS = [name for name, _, _ in PAIRS[1:]]
 DAILY_KEYS = ("visits", "lead", "mql", "sql", "customer")
 
 
@@ -49,12 +52,16 @@ def _per_period(store: Store, params: dict[str, Any], bucket: str) -> dict[tuple
     return {(str(period), str(key)): int(n) for period, key, n in rows}
 
 
-def history(store: Store, zone: ZoneInfo, last: date, agreements: Sequence[Agreement]) -> list[dict[str, Any]]:
-    """Each of the trailing months up to `last`'s: its counts, agreement rates and the targets then in force."""
+def history(
+    store: Store, zone: ZoneInfo, last: date, agreements: Sequence[Agreement], as_of: datetime
+) -> list[dict[str, Any]]:
+    """Each of the trailing months up to `last`'s: counts, agreement rates, targets then, and time to convert."""
     months = months_back(last, HISTORY_MONTHS)
     lower, upper = window_bounds(months[0], add_months(months[-1], 1), zone)
-    params = {"start": sql_time(lower), "end": sql_time(upper), "tz": zone.key}
+    params = {"start": sql_time(lower), "end": sql_time(upper), "tz": zone.key, "as_of": sql_time(as_of)}
     found = _per_period(store, params, "toYYYYMM({t}, {{tz:String}})")
+    times = by_month(store, params)
+    nobody = {name: time_line(0, []) for name in TIMED_PAIRS}
     lines = []
     for first in months:
         key = f"{first:%Y%m}"
@@ -68,9 +75,17 @@ def history(store: Store, zone: ZoneInfo, last: date, agreements: Sequence[Agree
                 "counts": counts,
                 "rates": {n: rounded(share(counts[b], counts[a])) for n, a, b in RATE_PAIRS},
                 "targets": {n: targets.get(n) for n, _, _ in RATE_PAIRS},
+                "time_to_convert": times.get(key, nobody),
+                "immature": _immature(first, zone, window_days(agreement), as_of),
             }
         )
     return lines
+
+
+def _immature(first: date, zone: ZoneInfo, days: dict[str, int], as_of: datetime) -> dict[str, bool]:
+    """Per pair: whether some member of the month may still go on (its window ends after `as_of`)."""
+    end = window_bounds(first, add_months(first, 1), zone)[1]
+    return {name: end - MILLISECOND + timedelta(days=d) > as_of for name, d in days.items()}
 
 
 def _day_ends(days: Sequence[date], zone: ZoneInfo) -> list[datetime]:
@@ -125,7 +140,7 @@ def collect(
     times = share_times(goal_shares(agreements, start, end))
     return MonthlyData(
         report=report,
-        history=history(store, zone, end - timedelta(days=1), agreements),
+        history=history(store, zone, end - timedelta(days=1), agreements, as_of),
         days=days,
         cumulative=cumulative,
         expected=_expected(times, ends, currency),

@@ -50,11 +50,22 @@ def show(value: Any, kind: str, zone: ZoneInfo | None = None) -> str:
         return f"{value:.1%}"
     if kind == "money":
         return f"{float(value):,.2f}"
+    if kind == "duration":
+        return _duration(float(value))
     if kind == "hours":
         return f"{value / 3600:,.1f} h"
     if kind == "time":
         return datetime.fromisoformat(value).astimezone(zone or ZoneInfo("UTC")).strftime("%d %b %H:%M %Z")
     return str(value)
+
+
+def _duration(value: float) -> str:
+    """Calendar seconds as minutes, hours or days, whichever reads best."""
+    if value < 3600:
+        return f"{value / 60:,.1f} min"
+    if value < 2 * 86400:
+        return f"{value / 3600:,.1f} h"
+    return f"{value / 86400:,.1f} d"
 
 
 def _figure_tag(report: dict[str, Any]) -> Any:
@@ -111,6 +122,7 @@ def _charts(report: dict[str, Any], data: MonthlyData, sides: dict[str, list[dic
     drawn = {
         "funnel": charts.funnel_chart(report["counts"], report["plan"], report["conversion"]),
         "rates": charts.rates_chart(data.history),
+        "timing": charts.time_chart(report["time_to_convert_histogram"], data.history),
         "feedback": charts.feedback_chart(report["feedback"]["mql_acceptance"], report["feedback"]["reasons"]),
     }
     if sides:
@@ -151,6 +163,7 @@ def render_html(data: MonthlyData, generated_at: datetime) -> str:
         show=show,
         pairs=PAIRS,
         rate_labels=charts.RATE_LABELS,
+        pair_labels=charts.PAIR_LABELS,
         labels=charts.LABELS,
         pace_colour=charts.pace_colour,
         generated_at=generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,9 +1,10 @@
 """The conversion exporter as a process: mature cohorts read through the store's holder, equal to an independent count.
 
-A seeded simulation that ends 45 days ago is replayed into a chDB store held by `leadflow store serve`; the
-exporter (agreement in force now, window of 90 days ending 30 days ago) must export, for every rate, the cohort
-that the core itself derives from the same file: each lead's stage entries from its replayed state, visits and
-forms from the valid events. With no holder, it reports that the store did not answer, and never holds it.
+A seeded simulation that ends 66 days ago is replayed into a chDB store held by `leadflow store serve`; the
+exporter (agreement in force now, 90-day windows ending each rate's conversion window ago) must export, for
+every rate, the cohort that the core itself derives from the same file: each lead's stage entries from its
+replayed state, visits and forms from the valid events. With no holder, it reports that the store did not
+answer, and never holds it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Exporter:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path, Path]:
-    """A store with 14 simulated days that ended 45 days ago, and an agreement in force now."""
+    """A store with 14 simulated days that ended 66 days ago, and an agreement in force now."""
     folder = tmp_path_factory.mktemp("conversion")
     now = datetime.now(UTC)
     env = base_env(
@@ -78,7 +79,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], 
         LEADFLOW_AGREEMENTS=str(around_the_clock(folder / "agreements", now, "drop-alerts")),
     )
     events = folder / "events.jsonl"
-    start = (now - timedelta(days=59)).replace(microsecond=0).isoformat()
+    start = (now - timedelta(days=80)).replace(microsecond=0).isoformat()
     simulate = ["simulate", "--out", str(events), "--start", start, "--days", "14", "--visitors", "1500"]
     leadflow_json([*simulate, "--seed", "11"], env, folder)
     assert leadflow_json(["replay", str(events), "--no-progress"], env, folder)["leads"] > 100
@@ -133,17 +134,19 @@ def test_the_exporter_serves_the_mature_cohorts_the_core_counts(
         exporter.stop()
     assert samples["leadflow_conversion_up"] == 1.0
     label = 'agreement="drop-alerts"'
-    start = datetime.fromtimestamp(samples[f"leadflow_conversion_window_start_seconds{{{label}}}"], UTC)
-    end = datetime.fromtimestamp(samples[f"leadflow_conversion_window_end_seconds{{{label}}}"], UTC)
-    assert abs(end - (measured_after - timedelta(days=30))) < timedelta(minutes=1)  # the default maturity
-    assert end - start == timedelta(days=90)
-    expected = independent_cohorts(events, start, end, measured_after)
-    assert expected["lead_to_mql"][0] > 50 and expected["sql_to_opportunity"][1] > 0
-    for rate, (entered, went_on) in expected.items():
+    for rate in (*RATES, "visit_to_lead"):
         key = f'{{{label},rate="{rate}"}}'
+        start = datetime.fromtimestamp(samples[f"leadflow_conversion_window_start_seconds{key}"], UTC)
+        end = datetime.fromtimestamp(samples[f"leadflow_conversion_window_end_seconds{key}"], UTC)
+        window = timedelta(days=60 if rate == "mql_to_sql" else 30)  # the default conversion windows
+        assert abs(end - (measured_after - window)) < timedelta(minutes=1), rate
+        assert end - start == timedelta(days=90)
+        entered, went_on = independent_cohorts(events, start, end, measured_after)[rate]
         assert samples[f"leadflow_conversion_entered{key}"] == entered, rate
         assert samples[f"leadflow_conversion_went_on{key}"] == went_on, rate
         assert samples[f"leadflow_conversion_min_sample{key}"] == 30
+        if rate in ("lead_to_mql", "sql_to_opportunity"):
+            assert entered > 20 and went_on > 0, rate  # the scenario lies inside every window
     assert samples[f'leadflow_conversion_target{{{label},rate="mql_to_sql"}}'] == 0.5
 
 

@@ -23,10 +23,11 @@ pytestmark = pytest.mark.integration
 
 AS_OF = "2026-12-20T00:00:00+00:00"
 NOVEMBER = ["--month", "2026-11", "--as-of", AS_OF]
-CHARTS = ["scorecard", "funnel", "rates", "pacing", "sla", "feedback"]
+CHARTS = ["scorecard", "funnel", "timing", "rates", "pacing", "sla", "feedback"]
 HEADINGS = [
     "Scorecard: did each side keep its word?",
     "Funnel",
+    "Time to convert",
     "Conversion against the agreement's targets",
     "Goal pacing",
     "SLA compliance",
@@ -71,6 +72,7 @@ class Page(HTMLParser):
         super().__init__()
         self.figures: list[tuple[list[Any], Any, str]] = []
         self.history: dict[tuple[str, str], Any] = {}
+        self.trend: dict[tuple[str, str], Any] = {}
         self.charts: list[str] = []
         self._open: tuple[list[Any], Any] | None = None
 
@@ -80,6 +82,8 @@ class Page(HTMLParser):
             self._open = (json.loads(found["data-path"]), json.loads(found["data-value"]))
         if "data-month" in found:
             self.history[(found["data-month"], found["data-rate"])] = json.loads(found["data-value"])
+        if "data-trend-month" in found:
+            self.trend[(found["data-trend-month"], found["data-pair"])] = json.loads(found["data-value"])
         if "data-chart" in found:
             self.charts.append(found["data-chart"])
 
@@ -163,7 +167,8 @@ def test_every_figure_of_the_html_is_the_json_reports(rendered: tuple[Path, Path
     assert shown['["revenue", "won"]'] == f"{float(report['revenue']['won']):,.2f}"
     assert shown['["sla", "mql_follow_up", "compliance"]'] == f"{report['sla']['mql_follow_up']['compliance']:.1%}"
     paths = {json.dumps(path[:2]) for path, _, _ in page.figures}
-    for section in ("counts", "plan", "revenue", "pacing", "sla", "sla_by_owner", "worst_breaches", "feedback"):
+    for section in ("counts", "plan", "revenue", "pacing", "sla", "sla_by_owner", "worst_breaches", "feedback",
+                    "time_to_convert", "time_to_convert_by_source", "time_to_convert_by_owner"):  # fmt: skip
         assert any(p.startswith(f'["{section}"') for p in paths), section
 
 
@@ -178,6 +183,10 @@ def test_the_trailing_months_are_the_reports_of_those_months(
     assert history[("2026-10", "visit_to_lead")] == october["conversion"]["visit_to_lead"]
     assert history[("2026-10", "lead_to_mql")] == october["conversion"]["lead_to_mql"]
     assert history[("2026-06", "lead_to_mql")] is None  # no traffic before September
+    trend = parsed(rendered[0]).trend
+    assert {pair: trend[("2026-10", pair)] for pair in october["time_to_convert"]} == october["time_to_convert"]
+    assert any(line["n"] > 0 for line in october["time_to_convert"].values())
+    assert trend[("2026-06", "lead_to_mql")] == {"n": 0, "p50_seconds": None, "p90_seconds": None}
 
 
 def test_the_page_needs_no_network(rendered: tuple[Path, Path]) -> None:

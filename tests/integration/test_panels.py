@@ -119,6 +119,31 @@ def test_funnel_panels_agree_with_the_report(checked: tuple[dict[str, Any], dict
     assert _sums(_rows(panels["By owner"]), STAGES) == {s: counts[s] for s in STAGES}
 
 
+def test_time_to_convert_panels_agree_with_the_report(checked: tuple[dict[str, Any], dict[str, Any], date]) -> None:
+    panels, report, _ = checked
+    times = {row.pop("pair"): row for row in _rows(panels["Time to convert"])}
+    assert sum(line["n"] for line in report["time_to_convert"].values()) > 0, "nobody went on in the range"
+    for pair, line in report["time_to_convert"].items():
+        got = times.get(pair, {"n": 0, "p50_seconds": None, "p90_seconds": None})
+        assert got["n"] == line["n"] == report["cohort_sizes"][pair]["went_on"], pair
+        for key in ("p50_seconds", "p90_seconds"):
+            assert _close(got[key], line[key], 4), (pair, key)
+    for row in _rows(panels["Time to convert by source and campaign"]):
+        line = report["time_to_convert_by_source"][row["pair"]][row["source"]][row["campaign"]]
+        assert {k: row[k] for k in ("n",)} == {"n": line["n"]} and _close(row["p90_seconds"], line["p90_seconds"], 4)
+    for row in _rows(panels["Time to convert by owner"]):
+        line = report["time_to_convert_by_owner"][row["pair"]][row["owner"]]
+        assert row["n"] == line["n"] and _close(row["p50_seconds"], line["p50_seconds"], 4), row
+    for name, key in (("Time to convert by source and campaign", "source"), ("Time to convert by owner", "owner")):
+        assert len(_rows(panels[name])) == sum(
+            len(v) if key == "owner" else sum(len(c) for c in v.values())
+            for v in report[f"time_to_convert_by_{key}"].values()
+        ), name
+    bins = {row.pop("bin"): row for row in _rows(panels["Time to convert in fixed bins"])}
+    for pair, counts in report["time_to_convert_histogram"].items():
+        assert {b: bins[b][pair] for b in counts} == counts, pair
+
+
 def test_sla_panels_agree_with_the_report(
     checked: tuple[dict[str, Any], dict[str, Any], date], store: dict[str, str]
 ) -> None:

@@ -58,14 +58,10 @@ def test_the_committed_agreement_loads() -> None:
 
 
 def test_conversion_alerts_default_and_can_be_set(tmp_path: Path, document: dict[str, Any]) -> None:
-    assert load_agreement(COMMITTED).conversion_alerts.model_dump() == {
-        "window_days": 90,
-        "maturity_days": 30,
-        "min_sample": 30,
-    }
-    changed = {**document, "conversion_alerts": {"window_days": 28, "maturity_days": 0, "min_sample": 100}}
+    assert load_agreement(COMMITTED).conversion_alerts.model_dump() == {"window_days": 90, "min_sample": 30}
+    changed = {**document, "conversion_alerts": {"window_days": 28, "min_sample": 100}}
     alerts = load_agreement(write(tmp_path, changed)).conversion_alerts
-    assert (alerts.window_days, alerts.maturity_days, alerts.min_sample) == (28, 0, 100)
+    assert (alerts.window_days, alerts.min_sample) == (28, 100)
 
 
 def test_the_committed_folder_loads() -> None:

@@ -16,8 +16,9 @@ import yaml
 from dashboards.build import JSON_DIR, boards, clickhouse_queries, differences, panels, promql_expressions, rendered
 from dashboards.macros import expand_clickhouse, expand_promql
 from dashboards.sdk import CLICKHOUSE_PLUGIN
-from dashboards.targets import targets, worked_backwards
+from dashboards.targets import targets
 from pipelines.agreements import load_agreements
+from pipelines.core.planning import goals_plan
 from services.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,7 +133,7 @@ def test_a_revised_agreement_changes_the_boards() -> None:
 
 
 def test_goal_worked_backwards_as_the_contract_says() -> None:
-    plan = worked_backwards(Decimal(1_200_000), AGREEMENTS[-1])
+    plan = goals_plan(AGREEMENTS[-1].goals, Decimal(1_200_000))
     assert plan == {"customer": 60, "opportunity": 240, "sql": 400, "mql": 800, "lead": 2000, "visits": 100_000}
     goals = next(b for b in boards(AGREEMENTS) if b.uid == "leadflow-goals").to_json()
     note = next(p for p in panels(goals) if p["type"] == "text")["options"]["content"]

@@ -7,7 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dashboards import queries
+from pipelines.core import lifecycle
 from pipelines.core.funnel import PAIRS, cohort, conversion, ratio, window_bounds
+from schemas import events
 
 BERLIN = ZoneInfo("Europe/Berlin")
 STAGE_COUNTS = ("visits", "lead", "mql", "sal", "sql", "opportunity", "customer")
@@ -103,3 +106,12 @@ def test_a_utc_window_is_whole_days() -> None:
 def test_an_empty_or_reversed_window_is_rejected(start: date, end: date) -> None:
     with pytest.raises(ValueError, match="must be after"):
         window_bounds(start, end, BERLIN)
+
+
+def test_the_funnel_is_written_once_in_the_events_schema() -> None:
+    assert (
+        lifecycle.FUNNEL
+        == tuple(s.value for s in events.FUNNEL)
+        == ("lead", "mql", "sal", "sql", "opportunity", "customer")
+    )
+    assert queries.FUNNEL is lifecycle.FUNNEL and [b for _, _, b in PAIRS] == ["lead", *lifecycle.FUNNEL[1:]]

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from pipelines.core.timing import BINS
 from services.monthly import charts
 from services.monthly.data import MonthlyData
 from services.monthly.render import lookup, render_html, show, title_of
 
 STAGES = ("lead", "mql", "sal", "sql", "opportunity", "customer")
+TIME_LINE = {"n": 1, "p50_seconds": 5400.0, "p90_seconds": 259200.5}
+NOBODY = {"n": 0, "p50_seconds": None, "p90_seconds": None}
 
 
 class Figures(HTMLParser):
@@ -65,7 +68,14 @@ def empty_report() -> dict[str, Any]:
         "counts": counts,
         "conversion": dict.fromkeys(pairs, 0.5),
         "cohort": dict.fromkeys(pairs, 0.25),
-        "cohort_sizes": {p: {"entered": 4, "went_on": 1} for p in pairs},
+        "cohort_mature": dict.fromkeys(pairs, 0.5) | {"customer": None},
+        "cohort_sizes": {
+            p: {"entered": 4, "went_on": 1, "mature": 2, "mature_went_on": 1, "window_days": 30} for p in pairs
+        },
+        "time_to_convert": {p: TIME_LINE for p in pairs[1:]} | {"sal_to_sql": NOBODY},
+        "time_to_convert_by_source": {p: {"(direct)": {"spring <sale>": TIME_LINE}} for p in pairs[1:]},
+        "time_to_convert_by_owner": {p: {"rep-01": TIME_LINE} for p in pairs[1:]},
+        "time_to_convert_histogram": {p: dict.fromkeys((b for b, _ in BINS), 0) | {"1h-1d": 1} for p in pairs[1:]},
         "conversion_cumulative": {f"visit_to_{s}": 0.1 for s in STAGES},
         "sla": {},
         "sla_by_owner": {},
@@ -100,6 +110,8 @@ def monthly(report: dict[str, Any]) -> MonthlyData:
             "counts": {},
             "rates": dict.fromkeys(charts.RATE_LABELS),
             "targets": dict.fromkeys(charts.RATE_LABELS),
+            "time_to_convert": dict.fromkeys(charts.PAIR_LABELS, TIME_LINE if m % 2 else NOBODY),
+            "immature": dict.fromkeys(charts.PAIR_LABELS, m == 11),
         }
         for m in range(7, 13)
     ]
@@ -122,13 +134,20 @@ def test_a_window_without_agreement_renders_what_it_has_and_says_what_it_lacks(p
     report = empty_report()
     parsed = Figures()
     parsed.feed(page)
-    assert parsed.charts == ["funnel", "rates", "feedback"]
+    assert parsed.charts == ["funnel", "timing", "rates", "feedback"]
     assert "no plan to score against" in page and "No agreement is in force" in page
-    assert parsed.headings[:3] == [
+    assert parsed.headings[:4] == [
         "Scorecard: did each side keep its word?",
         "Funnel",
+        "Time to convert",
         "Conversion against the agreement's targets",
     ]
+    shown = [path for path, _ in parsed.figures if path[0].startswith("time_to_convert")]
+    assert ["time_to_convert_by_source", "mql_to_sal", "(direct)", "spring <sale>", "p90_seconds"] in shown
+    assert ["time_to_convert_by_owner", "lead_to_mql", "rep-01", "n"] in shown
+    assert (["cohort_mature", "sal_to_sql"], 0.5) in parsed.figures
+    assert (["cohort_sizes", "sal_to_sql", "mature"], 2) in parsed.figures
+    assert "spring &lt;sale&gt;" in page and "3.0 d" in page and "1.5 h" in page
     assert parsed.figures and all(lookup(report, path) == value for path, value in parsed.figures)
     assert "student &lt;intern&gt;" in page and "<intern>" not in page  # reasons come from the CRM: escaped
 
@@ -158,11 +177,20 @@ def test_charts_keep_their_text_as_text() -> None:
     )  # the same data draws the same bytes
 
 
+def test_immature_months_are_drawn_faded() -> None:
+    history = monthly(empty_report()).history
+    faded = charts.time_chart({}, history)
+    solid = charts.time_chart({}, [{**line, "immature": dict.fromkeys(charts.PAIR_LABELS, False)} for line in history])
+    assert faded != solid and f"opacity: {charts.FADED}" in faded
+
+
 def test_figures_are_shown_for_people() -> None:
     assert show(5730, "count") == "5,730" and show(16750.0, "count") == "16,750" and show(63.81, "count") == "63.8"
     assert show(67.0, "count") == "67" and show(21.0, "count") == "21"
     assert show(0.734513, "percent") == "73.5%" and show("195652.17", "money") == "195,652.17"
     assert show(30109.9, "hours") == "8.4 h" and show(None, "percent") == "—"
+    assert show(90.0, "duration") == "1.5 min" and show(7200, "duration") == "2.0 h"
+    assert show(172800, "duration") == "2.0 d"
     assert show("2026-11-02T08:15:30+00:00", "time") == "02 Nov 08:15 UTC"
 
 
