@@ -7,19 +7,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pipelines.core.planning import PLAN_KEYS
+from pipelines.core.planning import PLAN_KEYS, RATE_PAIRS
 from schemas.agreement import Agreement
 
 __all__ = ["CUMULATIVE", "NEXT_STEP", "PLAN_KEYS", "Targets", "plan_sql", "reference", "targets"]
 
 EPOCH = date(1970, 1, 1)
-# (name of the step, agreement rate it divides by, next plan key); customers come from revenue first.
-BACKWARDS: tuple[tuple[str, str, str], ...] = (
-    ("customer", "opportunity_to_customer", "opportunity"),
-    ("opportunity", "sql_to_opportunity", "sql"),
-    ("sql", "mql_to_sql", "mql"),
-    ("mql", "lead_to_mql", "lead"),
-    ("lead", "visit_to_lead", "visits"),
+# (plan key, agreement rate it divides by, the plan key before it), customers first: the core's rate pairs
+# (planning.RATE_PAIRS, which `work_backwards` walks) read backwards, so the SQL plan takes the same steps.
+BACKWARDS: tuple[tuple[str, str, str], ...] = tuple(
+    (later, name, earlier) for name, earlier, later in reversed(RATE_PAIRS)
 )
 # Share of judged clocks to meet in time. The agreement file has no field for it (contract §3), so it
 # lives here and in deploy/prometheus/rules/leadflow.yml (LeadflowSlaComplianceLow); a test keeps them equal.
