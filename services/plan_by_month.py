@@ -68,3 +68,13 @@ def lagged_lines(
         }
         for key in PLAN_KEYS
     }
+
+
+def lagged_agreements(agreements: Sequence[Agreement], lags: Lags, end: date) -> list[str]:
+    """Return the names of the agreements whose lag-shifted goal needs something before `end`."""
+    names = []
+    for agreement in agreements:
+        needs = period_needs(agreement, lags[agreement.name])
+        if min(need.first for need in needs.values()) < day_start(end):
+            names.append(agreement.name)
+    return names

@@ -113,3 +113,17 @@ def observed_json(as_of: datetime, agreement: Agreement, months: int) -> dict[st
         "months": [f"{m:%Y-%m}" for m in trailing],
         "window_days": maturity_days(agreement),
     }
+
+
+REPORT_MONTHS = 6  # trailing months of observed lags for an agreement that sets none, as `plan --from-actuals`
+
+
+def report_lags(
+    store: Store, agreements: Sequence[Agreement], main: Agreement, as_of: datetime
+) -> tuple[dict[str, dict[str, Lag]], dict[str, Any] | None]:
+    """Return each agreement's lags for the report: its own, else observed as of `as_of`; and what was observed."""
+    observed = None
+    if any(a.goals.lags is None for a in agreements):
+        observed = observed_lags(store, main, as_of, REPORT_MONTHS)
+    lags = {a.name: resolve_lags(a, None if a.goals.lags else observed) for a in agreements}
+    return lags, None if observed is None else observed_json(as_of, main, REPORT_MONTHS)

@@ -171,3 +171,20 @@ def test_lags_from_actuals_are_the_reports_median_times_of_mature_cohorts(
         assert line["source"] == "actuals" and line["days"] == round(timed["p50_seconds"] / 86400, 6), name
     assert all(line["n"] > 0 and line["source"] == "actuals" for line in lags["rates"].values())
     assert section["totals"] == document["plan"]
+
+
+def test_the_reports_lagged_pacing_is_the_plan_by_month(autumn: tuple[dict[str, str], Path]) -> None:
+    env, folder = autumn
+    report = leadflow_json(["report", "--month", "2026-11", "--as-of", AS_OF, "--format", "json"], env, folder)
+    args = ["--by-month", "--lags-from-actuals", "--months", "6", "--as-of", AS_OF, "--format", "json"]
+    by_month = leadflow_json(["plan", "--agreement", "2026-H2", *args], env, folder)["by_month"]
+    pacing = report["pacing"]
+    # the committed agreement sets no lags: the report observes them as the plan does, as of the same instant
+    assert pacing["lags"] == by_month["lags"] and pacing["lags_observed"] == by_month["observed"]
+    november = next(line["needs"] for line in by_month["months"] if line["month"] == "2026-11")
+    for key, line in pacing["stages"].items():
+        assert line["plan_lagged"] == november[key], key
+        # as_of is after November: all of November's exact need was due by then, less than one entry from its ceil
+        assert abs(line["expected_lagged"] - november[key]) < 1 + 1e-3, key
+        # pace is of the exact need; expected_lagged shows it to 3 places
+        assert line["pace_lagged"] == pytest.approx(line["actual"] / line["expected_lagged"], rel=1e-3), key
