@@ -58,13 +58,28 @@ class Rates(Strict):
     opportunity_to_customer: Rate
 
 
+# Calendar days, to the thousandth (about 86 seconds): a median time is not known any closer than that.
+LagDays = Annotated[Decimal, Field(ge=0, le=3650, decimal_places=3)]
+
+
+class Lags(Strict):
+    """Median calendar days from entering each rate's first stage to entering its second (the plan by month)."""
+
+    visit_to_lead: LagDays
+    lead_to_mql: LagDays
+    mql_to_sql: LagDays
+    sql_to_opportunity: LagDays
+    opportunity_to_customer: LagDays
+
+
 class Goals(Strict):
-    """The revenue goal of the agreement period and the rates it is worked backwards with."""
+    """The revenue goal of the agreement period, the rates it is worked backwards with and, optionally, the lags."""
 
     revenue: Annotated[Decimal, Field(gt=0)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     average_deal_size: Annotated[Decimal, Field(gt=0)]
     rates: Rates
+    lags: Lags | None = None
 
 
 Days = Annotated[int, Field(ge=1, le=3650)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -14,11 +14,16 @@ from rich.table import Table
 from pipelines.agreements import in_force, load_agreements
 from pipelines.core.planning import RATE_PAIRS, GoalShare, goal_shares, json_amount
 from pipelines.settings import load_settings
+from pipelines.store.client import Store
 from schemas.agreement import Agreement
 from services.arguments import aware_instant, store_day
 from services.errors import UsageError
 from services.plan import plan_section, share_json
+from services.plan_by_month import by_month_section
+from services.plan_lags import lags_json, observed_json, observed_lags, resolve_lags
 from services.report import report_window
+
+T = TypeVar("T")
 
 STEP_LABELS = {
     "customer": "customers",
@@ -38,6 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", type=store_day, help="first day of a window (inclusive)")
     p.add_argument("--to", dest="end", type=store_day, help="last day of a window (exclusive)")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--by-month", action="store_true", help="in which month each stage's entries are needed (lags)")
+    p.add_argument(
+        "--lags-from-actuals",
+        action="store_true",
+        help="plan by month with the median times observed (reads the store)",
+    )
     actuals = p.add_argument_group("rates for the next agreement (reads the store)")
     actuals.add_argument("--from-actuals", action="store_true", help="propose rates from observed monthly cohorts")
     actuals.add_argument("--months", type=int, default=6, help="trailing months of cohorts (default 6)")
@@ -91,7 +102,9 @@ def build_plan(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         "plan": plan_section(shares),
     }
     if args.from_actuals:
-        document["proposal"] = _proposal(args, main, shares, now)
+        document["proposal"] = _with_store(args, now, lambda store, as_of: _proposal(args, main, shares, store, as_of))
+    if args.by_month:
+        document["by_month"] = _by_month(args, main, shares, now)
     return document
 
 
@@ -103,9 +116,9 @@ def _goal(shares: Sequence[GoalShare], currency: str) -> dict[str, Any]:
     return {"currency": currency, "revenue": json_amount(totals.get(currency, 0)), "other_currencies": others}
 
 
-def _proposal(args: argparse.Namespace, main: Agreement, shares: Sequence[GoalShare], now: datetime) -> dict[str, Any]:
+def _with_store(args: argparse.Namespace, now: datetime, use: Callable[[Store, datetime], T]) -> T:
+    """Open the store, check the bounds of what is read from it, and call `use` with it and the as-of instant."""
     from pipelines.store.client import open_store
-    from services.plan_actuals import proposal_section
     from services.report import default_as_of
 
     # bounded so that the cohorts looked at stay within the days the store holds
@@ -115,10 +128,28 @@ def _proposal(args: argparse.Namespace, main: Agreement, shares: Sequence[GoalSh
         )
     store = open_store(load_settings())
     try:
-        as_of = args.as_of or default_as_of(store, now)
-        return proposal_section(store, main, shares, as_of, args.months, args.maturity_days, args.min_sample)
+        return use(store, args.as_of or default_as_of(store, now))
     finally:
         store.close()
+
+
+def _proposal(
+    args: argparse.Namespace, main: Agreement, shares: Sequence[GoalShare], store: Store, as_of: datetime
+) -> dict[str, Any]:
+    from services.plan_actuals import proposal_section
+
+    return proposal_section(store, main, shares, as_of, args.months, args.maturity_days, args.min_sample)
+
+
+def _by_month(args: argparse.Namespace, main: Agreement, shares: Sequence[GoalShare], now: datetime) -> dict[str, Any]:
+    """Return the plan by month, with the agreements' lags or, with --lags-from-actuals, the observed ones."""
+    observed, about = None, {}
+    if args.lags_from_actuals:
+        observed, as_of = _with_store(args, now, lambda store, at: (observed_lags(store, main, at, args.months), at))
+        about = {"observed": observed_json(as_of, main, args.months)}
+    lags = {s.agreement.name: resolve_lags(s.agreement, observed) for s in shares}
+    section = by_month_section(shares, lags, now.astimezone(main.zone).date())
+    return {"lags": {name: lags_json(line) for name, line in lags.items()}, **about, **section}
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -163,7 +194,31 @@ def plan_tables(document: dict[str, Any]) -> Group:
     tables.append(total)
     if "proposal" in document:
         tables.extend(_proposal_tables(document["proposal"]))
+    if "by_month" in document:
+        tables.extend(_by_month_tables(document["by_month"]))
     return Group(*tables)
+
+
+def _by_month_tables(section: dict[str, Any]) -> list[Any]:
+    table = Table(title=f"Entries needed by month (today {section['today']})", title_justify="left")
+    table.add_column("month")
+    for label in STEP_LABELS.values():
+        table.add_column(label, justify="right")
+    for line in section["months"]:
+        month = line["month"] + (
+            "  past" if line["status"] == "past" else "  now" if line["status"] == "current" else ""
+        )
+        cells = (f"{line['needs'][key]:,}" for key in STEP_LABELS)
+        table.add_row(month, *cells, style="dim" if line["status"] == "past" else None)
+    table.add_row("total", *(f"{section['totals'][key]:,}" for key in STEP_LABELS), style="bold")
+    notes: list[Any] = [table]
+    for name, lags in section["lags"].items():
+        rates = ", ".join(f"{rate} {line['days']:g} d ({line['source']})" for rate, line in lags["rates"].items())
+        notes.append(f"[dim]lags of {name}:[/dim] {rates}")
+    if "observed" in section:
+        observed = section["observed"]
+        notes.append(f"[dim]observed: cohorts of {', '.join(observed['months'])} as of {observed['as_of']}[/dim]")
+    return notes
 
 
 def _proposal_tables(proposal: dict[str, Any]) -> list[Any]:

@@ -16,6 +16,8 @@ from schemas.agreement import Agreement
 from services.arguments import day_problem
 from services.errors import UsageError
 from services.plan import main_currency, pacing_section, plan_section, share_times, targets_section
+from services.plan_by_month import lagged_agreements, lagged_lines
+from services.plan_lags import lags_json, report_lags
 from services.report_feedback import feedback_section
 from services.report_maturity import cohort_mature, cohort_sizes, mature_before, mature_visitors, window_days
 from services.report_revenue import deal_steps, deals_section, revenue_section, won_amount
@@ -149,7 +151,29 @@ def build_report(
     }
     to_date = counts if through(as_of) >= upper else _counts_to(store, params, max(through(as_of), lower))
     shares = goal_shares(agreements, start, end)
-    return {**report, **_goal_sections(store, params, counts, to_date, agreement, shares, as_of)}
+    goals = _goal_sections(store, params, counts, to_date, agreement, shares, as_of)
+    if goals["pacing"]:
+        main = agreement or shares[0].agreement
+        goals["pacing"] = _lagged(store, goals["pacing"], agreements, main, (start, end), as_of)
+    return {**report, **goals}
+
+
+def _lagged(
+    store: Store,
+    pacing: dict[str, Any],
+    agreements: Sequence[Agreement],
+    main: Agreement,
+    window: tuple[date, date],
+    as_of: datetime,
+) -> dict[str, Any]:
+    """Add to pacing what the agreements' lag-shifted goals need in the window and by `as_of` (docs/reports.md)."""
+    relevant = [a for a in agreements if a.effective_to > window[0]]
+    lags, observed = report_lags(store, relevant, main, as_of)
+    actual = {key: line["actual"] for key, line in pacing["stages"].items()}
+    lines = lagged_lines(relevant, lags, *window, as_of, actual)
+    stages = {key: {**line, **lines[key]} for key, line in pacing["stages"].items()}
+    used = {name: lags_json(lags[name]) for name in lagged_agreements(relevant, lags, window[1])}
+    return {**pacing, "stages": stages, "lags": used, "lags_observed": observed}
 
 
 def _counts_to(store: Store, params: dict[str, Any], until: datetime) -> dict[str, int]:

@@ -24,20 +24,25 @@ def _episodes(first_touch: bool) -> str:
     grouped = f"SELECT lead_id, episode, any(owner_id) AS owner_id, {times} FROM stage_entries GROUP BY ALL"
     if not first_touch:
         return grouped
-    return f"SELECT s.*, f.utm_source AS utm_source, f.utm_campaign AS utm_campaign FROM ({grouped}) AS s " + (
-        "LEFT JOIN lead_first_touch AS f ON f.lead_id = s.lead_id"
-    )
+    touch = "f.utm_source AS utm_source, f.utm_campaign AS utm_campaign, f.first_visit_at AS t_visits"
+    return f"SELECT s.*, {touch} FROM ({grouped}) AS s LEFT JOIN lead_first_touch AS f ON f.lead_id = s.lead_id"
 
 
 def converted(
-    store: Store, params: dict[str, Any], keys: Sequence[str] = (), first_touch: bool = False
+    store: Store,
+    params: dict[str, Any],
+    keys: Sequence[str] = (),
+    first_touch: bool = False,
+    pairs: Sequence[tuple[str, str, str]] = STAGE_PAIRS,
 ) -> list[tuple[Any, ...]]:
     """Cohort members that went on, grouped by pair and `keys`: count and p50/p90 of milliseconds to convert.
 
     The population is the report's `cohort`: entries to the pair's first stage in the window whose episode
-    entered the next stage by `as_of`; the time is calendar time from one entry to the other.
+    entered the next stage by `as_of`; the time is calendar time from one entry to the other. A pair from
+    `visits` times from the lead's first-touch visit (leads without one are left out).
     """
-    pairs = ", ".join(f"('{name}', t_{a}, t_{b})" for name, a, b in STAGE_PAIRS)
+    first_touch = first_touch or any(a == "visits" for _, a, _ in pairs)
+    timed = ", ".join(f"('{name}', t_{a}, t_{b})" for name, a, b in pairs)
     named = "".join(f", {expression} AS k{i}" for i, expression in enumerate(keys))
     grouping = ", ".join(["pair", *(f"k{i}" for i in range(len(keys)))])
     return store.query(
@@ -47,7 +52,7 @@ def converted(
             SELECT p.1 AS pair, assumeNotNull(p.2) AS entered,
                    toUnixTimestamp64Milli(assumeNotNull(p.3)) - toUnixTimestamp64Milli(entered) AS ms{named}
             FROM ({_episodes(first_touch)})
-            ARRAY JOIN [{pairs}] AS p
+            ARRAY JOIN [{timed}] AS p
             WHERE p.2 >= {{start:{TS}}} AND p.2 < {{end:{TS}}} AND p.3 <= {{as_of:{TS}}}
         )
         GROUP BY {grouping}

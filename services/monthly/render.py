@@ -85,7 +85,16 @@ def _line(report: dict[str, Any], key: str, label: str) -> dict[str, Any]:
     actual, planned, pace = line["actual"], line["plan"], line["pace"]
     of_plan = actual / planned if planned else None
     short = f"{actual:,}" + (f" of {planned:,}" if planned else "")
-    return {"key": key, "label": label, "of_plan": of_plan, "pace": pace, "short": short, "money": False}
+    lagged = line.get("pace_lagged")
+    return {
+        "key": key,
+        "label": label,
+        "of_plan": of_plan,
+        "pace": pace,
+        "pace_lagged": lagged,
+        "short": short,
+        "money": False,
+    }
 
 
 def _revenue_line(report: dict[str, Any]) -> dict[str, Any]:

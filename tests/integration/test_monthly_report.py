@@ -166,6 +166,9 @@ def test_every_figure_of_the_html_is_the_json_reports(rendered: tuple[Path, Path
     assert shown['["counts", "mql"]'] == f"{report['counts']['mql']:,}"
     assert shown['["revenue", "won"]'] == f"{float(report['revenue']['won']):,.2f}"
     assert shown['["sla", "mql_follow_up", "compliance"]'] == f"{report['sla']['mql_follow_up']['compliance']:.1%}"
+    lagged = report["pacing"]["stages"]["lead"]
+    assert shown['["pacing", "stages", "lead", "expected_lagged"]'] == f"{lagged['expected_lagged']:,.0f}"
+    assert shown['["pacing", "stages", "lead", "pace_lagged"]'] == f"{lagged['pace_lagged']:.1%}"
     paths = {json.dumps(path[:2]) for path, _, _ in page.figures}
     for section in ("counts", "plan", "revenue", "pacing", "sla", "sla_by_owner", "worst_breaches", "feedback",
                     "time_to_convert", "time_to_convert_by_source", "time_to_convert_by_owner"):  # fmt: skip

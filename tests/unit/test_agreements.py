@@ -64,6 +64,18 @@ def test_conversion_alerts_default_and_can_be_set(tmp_path: Path, document: dict
     assert (alerts.window_days, alerts.min_sample) == (28, 100)
 
 
+LAGS = {"visit_to_lead": 0, "lead_to_mql": 3.5, "mql_to_sql": 7, "sql_to_opportunity": 10,
+        "opportunity_to_customer": 30}  # fmt: skip
+
+
+def test_lags_are_optional_and_read_as_the_decimals_written(tmp_path: Path, document: dict[str, Any]) -> None:
+    assert load_agreement(COMMITTED).goals.lags is None
+    changed = copy.deepcopy(document)
+    changed["goals"]["lags"] = {**LAGS, "lead_to_mql": 0.1}
+    lags = load_agreement(write(tmp_path, changed)).goals.lags
+    assert lags is not None and (lags.lead_to_mql, lags.opportunity_to_customer) == (Decimal("0.1"), Decimal(30))
+
+
 def test_the_committed_folder_loads() -> None:
     agreements = load_agreements(AGREEMENTS)
     assert [a.name for a in agreements] == ["2026-H2"]
@@ -121,6 +133,12 @@ BAD_FIELDS = [
     ("conversion_alerts.window_days", _set("conversion_alerts", {"window_days": 0}), "greater than or equal to 1"),
     ("conversion_alerts.min_sample", _set("conversion_alerts", {"min_sample": "many"}), "valid integer"),
     ("conversion_alerts.window", _set("conversion_alerts", {"window": "90d"}), "Extra inputs are not permitted"),
+    ("goals.lags.mql_to_sql", _set("goals.lags", {**LAGS, "mql_to_sql": -1}), "greater than or equal to 0"),
+    ("goals.lags.lead_to_mql", _set("goals.lags", {**LAGS, "lead_to_mql": 4000}), "less than or equal to 3650"),
+    ("goals.lags.visit_to_lead", _set("goals.lags", {**LAGS, "visit_to_lead": 0.0001}), "decimal places"),
+    ("goals.lags.sql_to_opportunity", _set("goals.lags", {**LAGS, "sql_to_opportunity": "soon"}), "decimal"),
+    ("goals.lags.opportunity_to_customer", _set("goals.lags", {"visit_to_lead": 1}), "Field required"),
+    ("goals.lags.mql_to_sal", _set("goals.lags", {**LAGS, "mql_to_sal": 2}), "Extra inputs are not permitted"),
 ]
 
 
