@@ -7,7 +7,7 @@ same calendar without absences, absences, the range), an algorithm independent o
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -253,10 +253,6 @@ def test_an_owner_in_another_zone_counts_in_that_zone() -> None:
 def test_a_bad_owners_file_is_refused_with_the_reason(document: dict[str, object], reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         OwnersFile.model_validate(document)
-
-
-def test_the_committed_example_and_date_helpers_agree() -> None:
-    assert date(2026, 11, 2).weekday() == 0  # the examples above lean on 2 November 2026 being a Monday
 
 
 def test_the_story_names_the_owner_calendar_a_clock_counts() -> None:
