@@ -194,7 +194,7 @@ def _report(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
     now = datetime.now(UTC)
     store = open_store(settings)
     try:
-        report = build_report(store, start, end, agreements, args.as_of, now)
+        report = build_report(store, start, end, agreements, args.as_of, now, load_owners(settings.owners))
         if args.html is None and args.pdf is None:
             return report, {}
         from services.monthly.write import write_monthly

@@ -13,6 +13,7 @@ from pipelines.core.lifecycle import FUNNEL
 from pipelines.core.planning import GoalShare, cumulative_conversion, goal_shares, month_bounds
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
+from schemas.owners import OwnersFile
 from services.arguments import day_problem
 from services.errors import UsageError
 from services.plan import main_currency, pacing_section, plan_section, share_times, targets_section
@@ -21,7 +22,7 @@ from services.plan_lags import lags_json, report_lags
 from services.report_feedback import feedback_section
 from services.report_maturity import cohort_mature, cohort_sizes, mature_before, mature_visitors, window_days
 from services.report_revenue import deal_steps, deals_section, revenue_section, won_amount
-from services.report_sla import sla_by_handoff, sla_by_owner, worst_breaches
+from services.report_sla import sla_by_handoff, sla_by_owner, sla_by_team, worst_breaches
 from services.report_sql import TS, sql_time, stored_time, through
 from services.report_timing import by_bin, by_owner, by_source, time_to_convert
 
@@ -109,9 +110,15 @@ def _cohorts(store: Store, params: dict[str, Any]) -> dict[str, tuple[int, int, 
 
 
 def build_report(
-    store: Store, start: date, end: date, agreements: Sequence[Agreement], as_of: datetime | None, now: datetime
+    store: Store,
+    start: date,
+    end: date,
+    agreements: Sequence[Agreement],
+    as_of: datetime | None,
+    now: datetime,
+    owners: OwnersFile | None = None,
 ) -> dict[str, Any]:
-    """Compute the report for [start, end) in the time zone of the agreement in force at `start`."""
+    """Compute the report for [start, end) in the zone of the agreement in force at `start` (teams: `owners`)."""
     agreement = in_force(agreements, start)
     zone = agreement.zone if agreement else UTC_ZONE
     lower, upper = window_bounds(start, end, zone)
@@ -146,6 +153,7 @@ def build_report(
         "time_to_convert_histogram": by_bin(store, params),
         "sla": sla_by_handoff(store, params, [h.name for h in handoffs]) if agreement else {},
         "sla_by_owner": sla_by_owner(store, params) if agreement else {},
+        "sla_by_team": sla_by_team(store, params, owners) if agreement else {},
         "worst_breaches": worst_breaches(store, params, overlapping, as_of) if agreement else [],
         "feedback": feedback_section(store, params, follow_ups),
     }

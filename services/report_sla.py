@@ -10,9 +10,11 @@ from pipelines.core.calendar import BusinessCalendar
 from pipelines.core.funnel import sla_section
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
+from schemas.owners import OwnersFile
 from services.report_sql import TS, stored_time
 
 NO_OWNER = "(no owner)"
+NO_TEAM = "(no team)"
 WORST_BREACHES = 10
 _NOTHING = (0, 0, 0, 0, [0.0, 0.0])
 
@@ -46,6 +48,20 @@ def sla_by_owner(store: Store, params: dict[str, Any]) -> dict[str, dict[str, di
     section: dict[str, dict[str, dict[str, Any]]] = {}
     for handoff, owner, *line in sorted(_judged(store, params, "handoff, owner_id"), key=lambda r: (r[0], r[1])):
         section.setdefault(str(handoff), {})[str(owner) or NO_OWNER] = sla_section(*line)
+    return section
+
+
+def sla_by_team(store: Store, params: dict[str, Any], owners: OwnersFile | None) -> dict[str, dict[str, Any]]:
+    """Return the same lines per handoff and team of the clock's owner (`(no team)`: in none); {} without teams."""
+    if owners is None or not owners.teams:
+        return {}
+    members = [member for team in owners.teams for member in team.members]
+    names = [team.name for team in owners.teams for _ in team.members]
+    team = f"transform(owner_id, {{members:Array(String)}}, {{teams:Array(String)}}, '{NO_TEAM}')"
+    rows = _judged(store, {**params, "members": members, "teams": names}, f"handoff, {team}")
+    section: dict[str, dict[str, dict[str, Any]]] = {}
+    for handoff, name, *line in sorted(rows, key=lambda r: (r[0], r[1])):
+        section.setdefault(str(handoff), {})[str(name)] = sla_section(*line)
     return section
 
 

@@ -52,6 +52,17 @@ def test_replay_counts_the_owners_hours_and_the_story_names_that_calendar(tmp_pa
     assert datetime.fromisoformat(clock["deadline"]) == datetime(2026, 11, 4, 15, tzinfo=BERLIN)
     assert clock["calendar"]["kind"] == "owner" and clock["calendar"]["owner_id"] == "rep-01"
     assert clock["status"] == "breached"
+    month = ["report", "--month", "2026-11", "--as-of", "2026-12-01T00:00:00+01:00", "--format", "json"]
+    report = leadflow_json(month, env, tmp_path)
+    assert report["sla_by_team"]["mql_follow_up"]["emea"] == {
+        "started": 1, "met": 0, "breached": 1, "open": 0, "compliance": 0.0,
+        "p50_business_seconds": None, "p90_business_seconds": None,
+    }  # fmt: skip
+    html = tmp_path / "november.html"
+    assert leadflow([*month[:-2], "--html", str(html)], env, tmp_path).returncode == 0
+    page = html.read_text(encoding="utf-8")
+    assert "<h3>Per team</h3>" in page
+    assert 'data-path="[&#34;sla_by_team&#34;, &#34;mql_follow_up&#34;, &#34;emea&#34;, &#34;breached&#34;]"' in page
     # without the owners file the same history counts the agreement's 09:00-17:00: due Tuesday 11:00
     plain = {**env, "LEADFLOW_OWNERS": str(tmp_path / "none.yaml"), "LEADFLOW_STORE": f"chdb:{tmp_path / 'plain'}"}
     assert leadflow_json(["replay", str(events), "--no-progress"], plain, tmp_path)["leads"] == 1

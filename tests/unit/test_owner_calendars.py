@@ -93,6 +93,8 @@ def at(zone: ZoneInfo, *fields: int) -> datetime:
 
 def swept(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
     """Business seconds in [start, end): time open (by the absence-free windows) and not away, by a boundary sweep."""
+    # in UTC: Python subtracts two times of the same zone by their wall clocks, not by the real time between them
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     plain = BusinessCalendar(calendar.zone, calendar.days, calendar.opens, calendar.closes, calendar.holidays)
     first, last = start.astimezone(calendar.zone).date(), end.astimezone(calendar.zone).date()
     windows = list(plain.windows(first - timedelta(days=1), last + timedelta(days=2)))
