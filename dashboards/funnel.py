@@ -96,13 +96,13 @@ def build(goals: Targets) -> Board:
             "mql_to_sql", [unit("percentunit")]
         )
     )
-    _time_to_convert(board)
+    _time_to_convert(board, goals.timezone)
     board.row("Drop alerts")
     board.add(_wilson_band())
     return board
 
 
-def _time_to_convert(board: Board) -> None:
+def _time_to_convert(board: Board, timezone: str) -> None:
     """Add the row of time-to-convert panels: the report's `time_to_convert`, its breakdowns and its bins."""
     board.row("Time to convert")
     times = ("pair", *timing_queries.TIME_COLUMNS)
@@ -128,6 +128,16 @@ def _time_to_convert(board: Board) -> None:
     board.add(
         table_panel("Time to convert by owner", "By the lead's current owner.", [owners])
         .override_by_name("p50_seconds", seconds).override_by_name("p90_seconds", seconds)
+    )  # fmt: skip
+    months = ClickHouse(
+        timing_queries.time_by_month(timezone), ("time", "pair", *timing_queries.TIME_COLUMNS), time_series=True
+    )
+    board.add(
+        timeseries_panel(
+            "Time to convert by month", "Per month of entering the first stage (in the agreements' time zone): "
+            "the members that went on by the end of the range, and their median and 90th percentile time.",
+            [months], unit="s", width=24,
+        )
     )  # fmt: skip
 
 

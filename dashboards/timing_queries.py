@@ -72,6 +72,17 @@ def time_by_owner() -> str:
     """
 
 
+def time_by_month(timezone: str) -> str:
+    """Per month of entering the pair's first stage (in the agreements' zone) and pair: n, p50, p90 (the trend)."""
+    month = f"toDateTime(toStartOfMonth(entered, '{timezone}'), '{timezone}')"
+    return f"""
+        SELECT {month} AS time, pair, {_times()}
+        FROM ({_members()})
+        GROUP BY time, pair
+        ORDER BY time, indexOf({PAIR_NAMES}, pair)
+    """
+
+
 def time_histogram() -> str:
     """Per fixed bin of calendar time (rows) and pair (columns): how many members went on within it."""
     lowers = [lower * 1000 for _, lower in BINS]

@@ -56,6 +56,11 @@ def _report(env: dict[str, str], start: date, end: date) -> dict[str, Any]:
     return dict(leadflow_json(["report", *window, "--format", "json"], env, REPO))
 
 
+def _month_start(year: int, month: int) -> Any:
+    """Return how `dashboards run` writes the first instant of a month in Berlin (the agreement's zone)."""
+    return datetime(year, month, 1, tzinfo=BERLIN).astimezone(ZoneInfo("UTC")).replace(tzinfo=None).isoformat()
+
+
 def _rows(panel: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(panel["columns"], row, strict=True)) for row in panel["rows"]]
 
@@ -139,6 +144,13 @@ def test_time_to_convert_panels_agree_with_the_report(checked: tuple[dict[str, A
             len(v) if key == "owner" else sum(len(c) for c in v.values())
             for v in report[f"time_to_convert_by_{key}"].values()
         ), name
+    # both ranges lie in November (Berlin): the trend's only month is the range, judged as of its end
+    months = _rows(panels["Time to convert by month"])
+    assert {row["time"] for row in months} == {_month_start(2026, 11)}
+    by_month = {row["pair"]: row for row in months}
+    for pair, line in report["time_to_convert"].items():
+        got = by_month.get(pair, {"n": 0, "p50_seconds": None, "p90_seconds": None})
+        assert got["n"] == line["n"] and all(_close(got[k], line[k], 4) for k in ("p50_seconds", "p90_seconds"))
     bins = {row.pop("bin"): row for row in _rows(panels["Time to convert in fixed bins"])}
     for pair, counts in report["time_to_convert_histogram"].items():
         assert {b: bins[b][pair] for b in counts} == counts, pair
