@@ -4,7 +4,6 @@ folder, data source mapping, first and repeated pushes, boards changed in Grafan
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,6 @@ from tests.unit.push_cases import (
     refs,
     standin_state,
 )
-
-
-@pytest.fixture
-def grafana(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[State, str]]:
-    """A stand-in Grafana with the compose stack's data source names, and the push's token in the environment."""
-    monkeypatch.setenv("LEADFLOW_GRAFANA_TOKEN", TOKEN)
-    state = standin_state()
-    with serving(state) as url:
-        yield state, url
 
 
 def test_first_push_creates_the_folder_and_every_board_on_the_targets_data_sources(

@@ -3,7 +3,6 @@ data source, a bad board file, a provisioned board (stand-in Grafana on loopback
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,6 @@ import pytest
 from tests.integration.kafka_fixture import free_port
 from tests.unit.grafana_standin import State, answering, provision, serving
 from tests.unit.push_cases import ALICE, SOURCES, TOKEN, VIEWER, committed, edited_copy, one_line_error, standin_state
-
-
-@pytest.fixture
-def grafana(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[State, str]]:
-    """A stand-in Grafana with the compose stack's data source names, and the push's token in the environment."""
-    monkeypatch.setenv("LEADFLOW_GRAFANA_TOKEN", TOKEN)
-    state = standin_state()
-    with serving(state) as url:
-        yield state, url
 
 
 def test_unreachable_url_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
