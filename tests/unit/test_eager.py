@@ -46,14 +46,23 @@ def test_a_waiting_delivery_goes_on_in_a_task_with_what_it_waits_for() -> None:
     asyncio.run(_a_waiting_delivery_goes_on_in_a_task_with_what_it_waits_for())
 
 
-async def _a_waiting_delivery_goes_on_in_a_task_with_what_it_waits_for() -> None:
+async def _resumed_in_a_task(log: list[str]) -> tuple[asyncio.Future[int], Any, asyncio.Future[int]]:
+    """Step a delivery that waits on a future, then go on with it in a task that has run up to that wait.
+
+    Returns the future it waits on, what its first step gave, and the task.
+    """
     future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    log: list[str] = []
     coro = _waits(future, log)
     waiting = first_step(coro)
-    assert waiting is future and log == ["started"]
     task = asyncio.ensure_future(resumed(coro, waiting))
     await asyncio.sleep(0)
+    return future, waiting, task
+
+
+async def _a_waiting_delivery_goes_on_in_a_task_with_what_it_waits_for() -> None:
+    log: list[str] = []
+    future, waiting, task = await _resumed_in_a_task(log)
+    assert waiting is future and log == ["started"]
     assert not task.done()
     future.set_result(41)
     assert await task == 42
@@ -65,11 +74,8 @@ def test_an_error_thrown_in_reaches_the_delivery_which_may_handle_it() -> None:
 
 
 async def _an_error_thrown_in_reaches_the_delivery_which_may_handle_it() -> None:
-    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     log: list[str] = []
-    coro = _waits(future, log)
-    task = asyncio.ensure_future(resumed(coro, first_step(coro)))
-    await asyncio.sleep(0)
+    future, _waiting, task = await _resumed_in_a_task(log)
     future.set_exception(ValueError("no"))
     assert await task == -1
     assert log == ["started", "handled", "ended"]
@@ -80,11 +86,8 @@ def test_cancelling_the_task_cancels_the_delivery_and_what_it_waits_for() -> Non
 
 
 async def _cancelling_the_task_cancels_the_delivery_and_what_it_waits_for() -> None:
-    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     log: list[str] = []
-    coro = _waits(future, log)
-    task = asyncio.ensure_future(resumed(coro, first_step(coro)))
-    await asyncio.sleep(0)
+    future, _waiting, task = await _resumed_in_a_task(log)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
