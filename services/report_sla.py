@@ -45,23 +45,26 @@ def sla_by_handoff(store: Store, params: dict[str, Any], handoffs: Sequence[str]
 
 def sla_by_owner(store: Store, params: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """Return the same lines per handoff and owner (the owner when the clock stopped, else the lead's latest)."""
-    section: dict[str, dict[str, dict[str, Any]]] = {}
-    for handoff, owner, *line in sorted(_judged(store, params, "handoff, owner_id"), key=lambda r: (r[0], r[1])):
-        section.setdefault(str(handoff), {})[str(owner) or NO_OWNER] = sla_section(*line)
-    return section
+    return _per_handoff(_judged(store, params, "handoff, owner_id"), NO_OWNER)
 
 
-def sla_by_team(store: Store, params: dict[str, Any], owners: OwnersFile | None) -> dict[str, dict[str, Any]]:
+def sla_by_team(
+    store: Store, params: dict[str, Any], owners: OwnersFile | None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Return the same lines per handoff and team of the clock's owner (`(no team)`: in none); {} without teams."""
     if owners is None or not owners.teams:
         return {}
     members = [member for team in owners.teams for member in team.members]
     names = [team.name for team in owners.teams for _ in team.members]
     team = f"transform(owner_id, {{members:Array(String)}}, {{teams:Array(String)}}, '{NO_TEAM}')"
-    rows = _judged(store, {**params, "members": members, "teams": names}, f"handoff, {team}")
+    return _per_handoff(_judged(store, {**params, "members": members, "teams": names}, f"handoff, {team}"), NO_TEAM)
+
+
+def _per_handoff(rows: list[tuple[Any, ...]], unnamed: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Return `_judged` rows keyed (handoff, who) as lines per handoff and who, in order; `unnamed` for an empty who."""
     section: dict[str, dict[str, dict[str, Any]]] = {}
-    for handoff, name, *line in sorted(rows, key=lambda r: (r[0], r[1])):
-        section.setdefault(str(handoff), {})[str(name)] = sla_section(*line)
+    for handoff, who, *line in sorted(rows, key=lambda r: (r[0], r[1])):
+        section.setdefault(str(handoff), {})[str(who) or unnamed] = sla_section(*line)
     return section
 
 
