@@ -64,7 +64,7 @@ def clock_section(
     counted = judge.clock_owner(handoff, starter) if handoff else None
     calendar = None
     if agreement is not None:
-        calendar = judge.clock_calendar(agreement, handoff, starter)[1] if handoff else judge.calendar(agreement)
+        calendar = judge.clock_calendar(agreement, handoff, starter) if handoff else judge.calendar(agreement)
     return {
         "handoff": clock.handoff,
         "agreement": clock.agreement,

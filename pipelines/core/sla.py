@@ -89,9 +89,9 @@ class Judge:
     def __init__(self, agreements: Sequence[Agreement], owners: OwnersFile | None = None) -> None:
         self.agreements = tuple(agreements)
         self.owners = {o.id: o for o in owners.owners} if owners is not None else {}
-        self._timings: dict[tuple[str, str, str, datetime, datetime | None], Timing] = {}
+        self._timings: dict[tuple[str, str, str | None, datetime, datetime | None], Timing] = {}
         self._owner_calendars: dict[tuple[str, str], BusinessCalendar] = {}
-        self._within: dict[tuple[str, str, str], int] = {}
+        self._within: dict[tuple[str, str, str | None], int] = {}
 
     @cached_property
     def _calendars(self) -> dict[str, BusinessCalendar]:
@@ -113,26 +113,30 @@ class Judge:
         """Return the owner whose calendar a clock counts (None: the agreement's), given its owner at the start."""
         return owner_id if handoff.clock == "owner" and owner_id in self.owners else None
 
-    def clock_calendar(
-        self, agreement: Agreement, handoff: Handoff, owner_id: str | None
-    ) -> tuple[str, BusinessCalendar]:
-        """Return the name and calendar a clock counts with, given the lead's owner when it started."""
-        owner_id = self.clock_owner(handoff, owner_id)
-        if owner_id is None:
-            return f"agreement {agreement.name}", self.calendar(agreement)
-        key = (owner_id, agreement.name)
+    def clock_calendar(self, agreement: Agreement, handoff: Handoff, owner_id: str | None) -> BusinessCalendar:
+        """Return the calendar a clock counts with, given the lead's owner when it started."""
+        return self._counted_calendar(agreement, self.clock_owner(handoff, owner_id))
+
+    def _counted_calendar(self, agreement: Agreement, counted: str | None) -> BusinessCalendar:
+        """Return the agreement's calendar (counted None), or the counted owner's under the agreement."""
+        if counted is None:
+            return self.calendar(agreement)
+        key = (counted, agreement.name)
         found = self._owner_calendars.get(key)
         if found is None:
-            found = self._owner_calendars[key] = owner_calendar(self.owners[owner_id], agreement)
-        return f"owner {owner_id}", found
+            found = self._owner_calendars[key] = owner_calendar(self.owners[counted], agreement)
+        return found
 
     def within(self, agreement: Agreement, handoff: Handoff, owner_id: str | None = None) -> int:
         """Return a handoff's `within` in business seconds (`Nd`: days of the clock's own calendar)."""
-        name, calendar = self.clock_calendar(agreement, handoff, owner_id)
-        key = (agreement.name, handoff.name, name)
+        return self._counted_within(agreement, handoff, self.clock_owner(handoff, owner_id))
+
+    def _counted_within(self, agreement: Agreement, handoff: Handoff, counted: str | None) -> int:
+        key = (agreement.name, handoff.name, counted)
         found = self._within.get(key)
         if found is None:
-            found = self._within[key] = parse_within(handoff.within, calendar.day_seconds)
+            day = self._counted_calendar(agreement, counted).day_seconds
+            found = self._within[key] = parse_within(handoff.within, day)
         return found
 
     def timing(
@@ -147,11 +151,14 @@ class Judge:
 
         Remembered: a lead's clocks are judged again with each of its events, and mostly come out the same.
         """
-        name, calendar = self.clock_calendar(agreement, handoff, owner_id)
-        key = (agreement.name, handoff.name, name, started_at, stopped_at)
+        counted = self.clock_owner(handoff, owner_id)
+        key = (agreement.name, handoff.name, counted, started_at, stopped_at)
         found = self._timings.get(key)
         if found is None:
-            within = self.within(agreement, handoff, owner_id)
+            calendar, within = (
+                self._counted_calendar(agreement, counted),
+                self._counted_within(agreement, handoff, counted),
+            )
             warn_at = calendar.add(started_at, within * handoff.warn_at) if handoff.warn_at else None
             business = None if stopped_at is None else round(calendar.between(started_at, stopped_at), 3)
             found = (calendar.add(started_at, within), warn_at, business)
