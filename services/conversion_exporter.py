@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 
 from pipelines.agreements import AgreementError, load_agreements
 from pipelines.core.planning import RATE_NAMES
+from pipelines.core.sla import Judge
 from pipelines.exporters import add_listen_flags, serve
 from pipelines.settings import ConfigError, Settings, load_settings
 from pipelines.store.client import Store, reach_store
@@ -65,11 +66,6 @@ class Measurement:
     cohorts: dict[str, Cohort]
 
 
-def agreement_now(agreements: Sequence[Agreement], now: datetime) -> Agreement | None:
-    """Return the agreement in force at an instant (on its own zone's calendar), if any."""
-    return next((a for a in agreements if a.in_force_on(now.astimezone(a.zone).date())), None)
-
-
 def maturity(agreement: Agreement) -> dict[str, timedelta]:
     """Return each agreement rate's conversion window: the pair's, or for mql_to_sql its two steps' added."""
     windows = agreement.conversion_windows.model_dump()
@@ -83,9 +79,9 @@ def cohort_window(agreement: Agreement, rate: str, now: datetime) -> tuple[datet
     return end - timedelta(days=agreement.conversion_alerts.window_days), end
 
 
-def measure(store: Store, agreements: Sequence[Agreement], now: datetime) -> Measurement | None:
+def measure(store: Store, judge: Judge, now: datetime) -> Measurement | None:
     """Return the mature cohorts of the agreement in force at `now` (None when no agreement is in force)."""
-    agreement = agreement_now(agreements, now)
+    agreement = judge.agreement_at(now)
     if agreement is None:
         return None
     cohorts: dict[str, Cohort] = {}
@@ -143,7 +139,7 @@ class ConversionCollector(Collector):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
-        self._agreements = agreements
+        self._judge = Judge(agreements)  # only for the agreement in force: the same rule as the clocks'
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -165,7 +161,7 @@ class ConversionCollector(Collector):
             log.warning("the store did not answer: %s", exc)
             return None, False
         try:
-            return measure(store, self._agreements, self._clock()), True
+            return measure(store, self._judge, self._clock()), True
         except StoreError as exc:
             log.warning("the store did not answer: %s", exc)
             return None, False

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipelines.agreements import load_agreements
-from services.conversion_exporter import Cohort, Measurement, agreement_now, cohort_window, maturity, metrics
+from pipelines.core.sla import Judge
+from services.conversion_exporter import Cohort, Measurement, cohort_window, maturity, metrics
 
 AGREEMENTS = load_agreements(Path(__file__).resolve().parents[2] / "agreements")
 
@@ -17,8 +18,9 @@ def _samples(measured: Measurement | None, up: bool) -> dict[tuple[str, tuple[st
 
 def test_the_agreement_in_force_is_read_on_its_own_calendar() -> None:
     # 2027-01-01 begins at 23:00 UTC on New Year's Eve in Berlin: 2026-H2 ends there
-    assert agreement_now(AGREEMENTS, datetime(2026, 12, 31, 22, 59, tzinfo=UTC)) is AGREEMENTS[0]
-    assert agreement_now(AGREEMENTS, datetime(2026, 12, 31, 23, 0, tzinfo=UTC)) is None
+    judge = Judge(AGREEMENTS)  # the exporter judges which agreement is in force as the clocks do
+    assert judge.agreement_at(datetime(2026, 12, 31, 22, 59, tzinfo=UTC)) is AGREEMENTS[0]
+    assert judge.agreement_at(datetime(2026, 12, 31, 23, 0, tzinfo=UTC)) is None
 
 
 def test_each_rate_is_judged_once_its_conversion_window_has_passed() -> None:
