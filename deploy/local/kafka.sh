@@ -332,7 +332,9 @@ start() {
     fi
     CPORT=${CPORT:-$stored_cport}
     if [[ -z "$CPORT" ]]; then
+        # the broker port is not bound yet, so the system may hand out that very port again: ask until it differs
         CPORT=$(free_port)
+        while [[ "$CPORT" == "$PORT" ]]; do CPORT=$(free_port); done
     fi
     [[ "$CPORT" != "$PORT" ]] || die "the controller port must differ from the broker port ($PORT)"
     wait_port_free "$PORT" || die "port $PORT on 127.0.0.1 is already in use"
