@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,44 +47,65 @@ def _subject_problem(model: Envelope) -> str | None:
 
 
 def _to_millisecond(time: datetime) -> datetime:
-    """Event times are kept to the millisecond, as the store keeps them, so every path orders alike."""
-    utc = time.astimezone(UTC)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    """Event times are kept to the millisecond, as the store keeps them, so every path orders alike.
+
+    The envelope's validator gives the time in UTC already; only a time with sub-millisecond digits is rebuilt.
+    """
+    utc = time if time.tzinfo is UTC else time.astimezone(UTC)
+    extra = utc.microsecond % 1000
+    return utc.replace(microsecond=utc.microsecond - extra) if extra else utc
 
 
-def _data_fields(data: object) -> dict[str, Any]:
-    """Return the core fields that one type's `data` carries."""
-    if isinstance(data, VisitData):
-        utm = {"utm_source": data.utm_source, "utm_medium": data.utm_medium, "utm_campaign": data.utm_campaign}
-        return {"visitor_id": data.visitor_id, "url": data.url, "referrer": data.referrer, **utm}
-    if isinstance(data, FormSubmittedData):
-        return {"lead_id": data.lead_id, "visitor_id": data.visitor_id}
-    if isinstance(data, LifecycleChangedData):
-        return {"lead_id": data.lead_id, "stage": data.stage.value, "reason": data.reason, "owner_id": data.owner_id}
-    if isinstance(data, OwnerAssignedData):
-        return {"lead_id": data.lead_id, "owner_id": data.owner_id}
-    if isinstance(data, ActivityLoggedData):
-        return {
-            "lead_id": data.lead_id,
-            "activity_kind": data.kind,
-            "automated": data.automated,
-            "owner_id": data.owner_id,
-        }
-    if isinstance(data, DealChangedData):
-        return {
-            "lead_id": data.lead_id,
-            "deal_id": data.deal_id,
-            "deal_stage": data.stage,
-            "amount": data.amount,
-            "currency": data.currency,
-        }
-    raise TypeError(f"no conversion for {type(data).__name__}")
+def _visit(m: Envelope, d: VisitData, raw: bytes, time: datetime) -> Event:
+    return Event(
+        m.source, m.id, m.type, time, m.subject, raw, visitor_id=d.visitor_id, url=d.url, referrer=d.referrer,
+        utm_source=d.utm_source, utm_medium=d.utm_medium, utm_campaign=d.utm_campaign,
+    )  # fmt: skip
+
+
+def _form(m: Envelope, d: FormSubmittedData, raw: bytes, time: datetime) -> Event:
+    return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, d.visitor_id)
+
+
+def _stage(m: Envelope, d: LifecycleChangedData, raw: bytes, time: datetime) -> Event:
+    return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, None, d.stage.value, d.owner_id, d.reason)
+
+
+def _owner(m: Envelope, d: OwnerAssignedData, raw: bytes, time: datetime) -> Event:
+    return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, owner_id=d.owner_id)
+
+
+def _activity(m: Envelope, d: ActivityLoggedData, raw: bytes, time: datetime) -> Event:
+    return Event(
+        m.source, m.id, m.type, time, m.subject, raw, d.lead_id, owner_id=d.owner_id, activity_kind=d.kind,
+        automated=d.automated,
+    )  # fmt: skip
+
+
+def _deal(m: Envelope, d: DealChangedData, raw: bytes, time: datetime) -> Event:
+    return Event(
+        m.source, m.id, m.type, time, m.subject, raw, d.lead_id, deal_id=d.deal_id, deal_stage=d.stage,
+        amount=d.amount, currency=d.currency,
+    )  # fmt: skip
+
+
+# How each type's `data` becomes the core's fields.
+_FLATTEN: dict[type, Callable[[Envelope, Any, bytes, datetime], Event]] = {
+    VisitData: _visit,
+    FormSubmittedData: _form,
+    LifecycleChangedData: _stage,
+    OwnerAssignedData: _owner,
+    ActivityLoggedData: _activity,
+    DealChangedData: _deal,
+}
 
 
 def to_event(model: Envelope, raw: bytes) -> Event:
     """Flatten a validated envelope into the core's `Event`."""
-    fields = _data_fields(model.data)
-    return Event(model.source, model.id, model.type, _to_millisecond(model.time), model.subject, raw, **fields)
+    flatten = _FLATTEN.get(type(model.data))
+    if flatten is None:
+        raise TypeError(f"no conversion for {type(model.data).__name__}")
+    return flatten(model, model.data, raw, _to_millisecond(model.time))
 
 
 def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None = None) -> Event | Invalid:
