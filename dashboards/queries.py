@@ -192,6 +192,28 @@ def compliance_by_owner() -> str:
     """
 
 
+def compliance_by_team() -> str:
+    """Per handoff and team of the clock's owner (the latest load of the owners file), clocks started in the range.
+
+    The report's `sla_by_team`: an owner in no team, or a clock without an owner, counts under `(no team)`.
+    """
+    return f"""
+        WITH (SELECT max(loaded_at) FROM owner_teams) AS latest_load
+        SELECT handoff,
+               if(t.team = '', '(no team)', t.team) AS team,
+               {_compliance_columns()},
+               {_quantile(0.5)} AS p50_business_seconds,
+               {_quantile(0.9)} AS p90_business_seconds
+        FROM sla_clocks AS c
+        LEFT JOIN (
+            SELECT owner_id, team FROM owner_teams WHERE loaded_at = latest_load AND owner_id != ''
+        ) AS t ON c.owner_id = t.owner_id
+        WHERE {in_range("started_at")}
+        GROUP BY handoff, team
+        ORDER BY handoff, compliance, team
+    """
+
+
 def follow_up_quantiles() -> str:
     """Return the business seconds to stop, p50 and p90, of clocks started per interval and handoff."""
     return f"""

@@ -1,4 +1,4 @@
-"""SLA handoffs: clocks open and due, breaches, compliance per handoff and owner, time to follow-up."""
+"""SLA handoffs: clocks open and due, breaches, compliance per handoff, owner and team, time to follow-up."""
 
 from __future__ import annotations
 
@@ -64,6 +64,22 @@ def _compliance_row(board: Board) -> None:
     )
     board.add(
         table_panel("Compliance per owner", "The lowest compliance first.", [per_owner], height=10)
+        .override_by_name("compliance", [unit("percentunit")])
+        .override_by_name("p50_business_seconds", [unit("s")])
+        .override_by_name("p90_business_seconds", [unit("s")])
+        .thresholds(thresholds("red", *COMPLIANCE_COLOURS))
+    )
+    per_team = ClickHouse(
+        queries.compliance_by_team(),
+        ["handoff", "team", *COMPLIANCE, "p50_business_seconds", "p90_business_seconds"],
+    )
+    board.add(
+        table_panel(
+            "Compliance per team",
+            "Teams of the owners file (LEADFLOW_OWNERS) as the latest worker or replay loaded it; the lowest first.",
+            [per_team],
+            height=10,
+        )
         .override_by_name("compliance", [unit("percentunit")])
         .override_by_name("p50_business_seconds", [unit("s")])
         .override_by_name("p90_business_seconds", [unit("s")])

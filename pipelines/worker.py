@@ -16,7 +16,8 @@ import faust
 from pipelines import metrics
 from pipelines.agents import FAILED_EXIT
 from pipelines.agents import failure as agent_failure
-from pipelines.agreements import fingerprint, load_judge
+from pipelines.agreements import fingerprint, load_judge, load_owners
+from pipelines.core.rows import OWNER_TEAM_COLUMNS, to_owner_team_rows
 from pipelines.faust_app import create_app, install_event_loop
 from pipelines.kafka_admin import ensure_topics
 from pipelines.log_limits import limit_kafka_client_logs
@@ -26,6 +27,7 @@ from pipelines.store.exceptions import StoreUnavailable
 from pipelines.store.owner import WORKER, holder_token, remove_owner, write_owner
 from pipelines.store.protocol import STORE_RUN_COLUMNS, StorePages
 from pipelines.web import HeldStore
+from schemas.owners import OwnersFile
 
 START_ATTEMPTS = 15  # a worker started while the store's owner (re)starts waits this many times ...
 START_PAUSE = 2.0  # ... this many seconds apart before it gives up
@@ -43,11 +45,16 @@ def _check_web_port(settings: Settings) -> None:
             ) from None
 
 
-def _record_start(store: Store) -> None:
-    """Say in `store_runs` that a live worker writes to the store (waiting a while for an owner that restarts)."""
+def _record_start(store: Store, owners: OwnersFile | None) -> None:
+    """Say in `store_runs` that a live worker writes to the store, and which teams its owners file sets.
+
+    Waits a while for a store owner that restarts.
+    """
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
-            store.insert("store_runs", [(datetime.now(UTC), "live", None)], STORE_RUN_COLUMNS)
+            now = datetime.now(UTC)
+            store.insert("store_runs", [(now, "live", None)], STORE_RUN_COLUMNS)
+            store.insert("owner_teams", to_owner_team_rows(owners, now), OWNER_TEAM_COLUMNS)
             return
         except StoreUnavailable as exc:
             if attempt == START_ATTEMPTS:
@@ -93,10 +100,10 @@ def run_worker(settings: Settings) -> int:
         logging.getLogger(chatty).setLevel(settings.log_level)
     if settings.log_level != "DEBUG":  # who asks for DEBUG wants every line
         limit_kafka_client_logs()  # a broker that is down makes its client log each retry, a thousand a second
-    store = open_store(settings)  # an embedded store held by a store service or another worker: through it
-    _record_start(store)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")
     judge = load_judge(settings.agreements, settings.owners)
+    store = open_store(settings)  # an embedded store held by a store service or another worker: through it
+    _record_start(store, load_owners(settings.owners))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")
     names = ",".join(a.name for a in judge.agreements) or "none"
     agreements_hash = fingerprint(settings.agreements, settings.owners)
     metrics.AGREEMENTS.labels(agreements_hash, names).set(1)

@@ -22,6 +22,7 @@ from pipelines.agreements import (
     load_owners,
     period_problems,
 )
+from pipelines.core.rows import OWNER_TEAM_COLUMNS, to_owner_team_rows
 from pipelines.settings import load_settings
 from pipelines.store.client import open_store
 from schemas.agreement import Agreement
@@ -48,6 +49,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: no such file")
     judge = load_judge(settings.agreements, settings.owners)  # a bad agreement ends the command before any work
     store = open_store(settings, exclusive=True)
+    started = datetime.now(UTC)
+    store.insert("owner_teams", to_owner_team_rows(load_owners(settings.owners), started), OWNER_TEAM_COLUMNS)
     size = args.file.stat().st_size
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
@@ -57,6 +60,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             store,
             judge,
             on_line=lambda done: progress.update(task, completed=done),
+            now=started,
             times=settings.event_times,
         )
         progress.update(task, completed=size)

@@ -262,3 +262,18 @@ SELECT
        toDecimal128(0, 6)) AS amount,
     if(type = 'crm.deal_changed', JSONExtractString(payload, 'data', 'currency'), '') AS currency
 FROM events_local;
+
+-- owner_teams_local: this shard's rows of owner_teams
+CREATE TABLE IF NOT EXISTS owner_teams_local ON CLUSTER '{cluster}'
+(
+    loaded_at DateTime64(3, 'UTC'),
+    owner_id String,
+    team String,
+    manager String
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (loaded_at, owner_id);
+
+-- owner_teams: every shard's rows, sharded by cityHash64(loaded_at, owner_id) (one sorting key's rows on one shard)
+CREATE TABLE IF NOT EXISTS owner_teams ON CLUSTER '{cluster}' AS owner_teams_local
+ENGINE = Distributed('{cluster}', currentDatabase(), owner_teams_local, cityHash64(loaded_at, owner_id));

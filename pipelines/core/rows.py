@@ -9,6 +9,7 @@ from pipelines.core.identity import FirstTouch
 from pipelines.core.lead import LeadSnapshot
 from pipelines.core.model import Event, Invalid, Origin
 from pipelines.core.sla import MET, Clock, SlaEvent
+from schemas.owners import OwnersFile
 
 Row = tuple[Any, ...]
 
@@ -169,3 +170,12 @@ def to_dead_letter_row(invalid: Invalid, origin: Origin, received_at: datetime) 
         invalid.raw.decode("utf-8", errors="replace"),
         received_at,
     )
+
+
+OWNER_TEAM_COLUMNS = ("loaded_at", "owner_id", "team", "manager")
+
+
+def to_owner_team_rows(owners: OwnersFile | None, loaded_at: datetime) -> list[Row]:
+    """Return one load of the owners file's teams: a row per member, and the mark row (owner '') of the load."""
+    members = [] if owners is None else [(loaded_at, m, t.name, t.manager) for t in owners.teams for m in t.members]
+    return [(loaded_at, "", "", ""), *members]

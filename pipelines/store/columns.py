@@ -8,7 +8,8 @@ What a check of types cannot tell: a forged lead snapshot with a valid type (a r
 `ReplacingMergeTree(revision)` over every real one) looks like a real one. Who may insert is the defence there
 (the token, docs/security.md). The page does refuse what no writer through it ever sends: a `store_runs` row other
 than a live worker's start mark (`replay` marks the store only while it holds the store alone), or one that
-starts in the future, since the report's default `as_of` follows the latest mark.
+starts in the future, since the report's default `as_of` follows the latest mark; nor a load of `owner_teams`
+from the future, since the SLA board's teams follow the latest load.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pipelines.core.rows import (
     DEAD_LETTER_COLUMNS,
     EVENT_COLUMNS,
     FIRST_TOUCH_COLUMNS,
+    OWNER_TEAM_COLUMNS,
     SLA_EVENT_COLUMNS,
     SNAPSHOT_COLUMNS,
 )
@@ -38,6 +40,7 @@ INSERTABLE: dict[str, frozenset[str]] = {
     "dead_letters": frozenset(DEAD_LETTER_COLUMNS),
     "sla_events": frozenset(SLA_EVENT_COLUMNS),
     "store_runs": frozenset(STORE_RUN_COLUMNS),
+    "owner_teams": frozenset(OWNER_TEAM_COLUMNS),
 }
 """The tables that leadflow writes, and their columns: the only ones `/leadflow/insert` writes to."""
 
@@ -95,6 +98,8 @@ class InsertSchema:
             raise RowRefused(_first_error(exc, table, columns)) from None
         if table == "store_runs":
             _check_runs(columns, rows, datetime.now(UTC))
+        if table == "owner_teams":
+            _check_not_ahead(table, "loaded_at", columns, rows, datetime.now(UTC))
 
 
 def load_schema(client: Any) -> InsertSchema:
@@ -126,6 +131,14 @@ def _check_runs(columns: Sequence[str], rows: Sequence[Sequence[Any]], now: date
         values = dict(zip(columns, row, strict=True))
         if values.get("kind") != "live" or values.get("latest_event_at") is not None:
             raise RowRefused(f"store_runs: row {number}: only a live worker's start mark is written through the page")
-        started = values.get("started_at")
-        if started is not None and started > now + CLOCK_SKEW:
-            raise RowRefused(f"store_runs: row {number}: started_at {started.isoformat()} is in the future")
+    _check_not_ahead("store_runs", "started_at", columns, rows, now)
+
+
+def _check_not_ahead(
+    table: str, column: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], now: datetime
+) -> None:
+    """Refuse a mark from the future: the latest mark is the one that counts (report `as_of`, the board's teams)."""
+    for number, row in enumerate(rows):
+        marked = dict(zip(columns, row, strict=True)).get(column)
+        if marked is not None and marked > now + CLOCK_SKEW:
+            raise RowRefused(f"{table}: row {number}: {column} {marked.isoformat()} is in the future")

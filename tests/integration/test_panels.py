@@ -27,15 +27,24 @@ pytestmark = pytest.mark.integration
 BERLIN = ZoneInfo("Europe/Berlin")
 AGREEMENT = load_agreements(REPO / "agreements")[-1]
 RANGES = [(date(2026, 11, 5), date(2026, 11, 12)), (date(2026, 11, 1), date(2026, 12, 1))]
+COUNTS = ("started", "met", "breached", "open")
 MAY_BE_EMPTY = {"Won in other currencies", "Current breaches"}
 STAGES = ("lead", "mql", "sal", "sql", "opportunity", "customer")
+# teams of some simulated owners (rep-07 and rep-08 are in none); no owner entries, so every clock counts as before
+OWNERS_FILE = """
+teams:
+  - {name: emea, manager: mgr-emea, members: [rep-01, rep-02, rep-03]}
+  - {name: amer, manager: mgr-amer, members: [rep-04, rep-05, rep-06]}
+"""
 
 
 @pytest.fixture(scope="module")
 def store(simulated: tuple[Path, SimulationSummary], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of an embedded store filled by `leadflow replay` of the simulation."""
     folder = tmp_path_factory.mktemp("panels")
-    env = base_env(LEADFLOW_STORE=f"chdb:{folder / 'store'}")
+    owners = folder / "owners.yaml"
+    owners.write_text(OWNERS_FILE, encoding="utf-8")
+    env = base_env(LEADFLOW_STORE=f"chdb:{folder / 'store'}", LEADFLOW_OWNERS=str(owners))
     leadflow_json(["replay", str(simulated[0]), "--no-progress"], env, folder)
     return env
 
@@ -183,6 +192,13 @@ def test_sla_panels_agree_with_the_report(
             assert row[key] == expected[key], (row["handoff"], row["owner"], key)
         assert _close(row["compliance"], expected["compliance"]), (row["handoff"], row["owner"])
         assert _close(row["p90_business_seconds"], expected["p90_business_seconds"], 3), row["owner"]
+    teams = {(row["handoff"], row["team"]): row for row in _rows(panels["Compliance per team"])}
+    expected_teams = {(h, team): line for h, lines in report["sla_by_team"].items() for team, line in lines.items()}
+    assert sorted(teams) == sorted(expected_teams) and {t for _, t in teams} >= {"emea", "amer", "(no team)"}
+    for key, expected in expected_teams.items():
+        assert {k: teams[key][k] for k in COUNTS} == {k: expected[k] for k in COUNTS}, key
+        assert _close(teams[key]["compliance"], expected["compliance"]), key
+        assert _close(teams[key]["p90_business_seconds"], expected["p90_business_seconds"], 3), key
     # clocks running at the end, whenever they started = the report's open clocks of all time, as of the end
     everything = _report(store, date(2026, 10, 1), end)
     running = _one(panels["Open clocks"])["open_clocks"]

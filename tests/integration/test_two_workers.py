@@ -58,12 +58,19 @@ def test_a_second_worker_writes_through_the_worker_that_holds_the_store(
     events, summary = small
     expected = _replay_report(events, tmp_path)
     running.diagnostics.append(lambda: group_lag(worker_env))
+    owners = tmp_path / "workers-owners.yaml"  # not ./owners.yaml: the report, run in tmp_path, reads no teams
+    owners.write_text("teams:\n  - {name: emea, manager: mgr-emea, members: [rep-01, rep-02]}\n", encoding="utf-8")
+    with_owners = {**worker_env, "LEADFLOW_OWNERS": str(owners)}
     with running.explained():
-        holder = running.start(Worker(worker_env, tmp_path, "worker-a"))
-        writer = running.start(Worker(second_worker_env(worker_env, tmp_path), tmp_path, "worker-b"))
+        holder = running.start(Worker(with_owners, tmp_path, "worker-a"))
+        writer = running.start(Worker(second_worker_env(with_owners, tmp_path), tmp_path, "worker-b"))
         wait_until(lambda: workers_holding_partitions(worker_env) == 2, 120, "both workers holding partitions")
         leadflow_json(["produce", str(events)], worker_env, tmp_path)
         wait_settled(worker_env, tmp_path, expected, summary, 240)
         assert metric_total(writer, "leadflow_sink_rows_total") > 0, "worker-b wrote its rows through worker-a"
         store = holder.store()
         assert store.query("SELECT count() FROM store_runs WHERE kind = 'live'") == [(2,)]
+        # each worker wrote its owners file's teams at its start, the second one through the first
+        loads = "SELECT countIf(owner_id = ''), groupArrayDistinct((owner_id, team)) FROM owner_teams"
+        ((count, members),) = store.query(loads)
+        assert count == 2 and sorted(members) == [("", ""), ("rep-01", "emea"), ("rep-02", "emea")]

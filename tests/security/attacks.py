@@ -17,7 +17,15 @@ from typing import Any
 from pipelines.store.client import RemoteStore
 from pipelines.store.owner import read_owner
 
-TABLES = ("events", "lead_snapshots", "first_touch_candidates", "dead_letters", "sla_events", "store_runs")
+TABLES = (
+    "events",
+    "lead_snapshots",
+    "first_touch_candidates",
+    "dead_letters",
+    "sla_events",
+    "store_runs",
+    "owner_teams",
+)
 CANARY = "canary-5b1d0c9e-never-leaves-this-file"
 
 

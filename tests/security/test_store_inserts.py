@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipelines.core.lead import snapshot
-from pipelines.core.rows import SNAPSHOT_COLUMNS, to_snapshot_row
+from pipelines.core.rows import OWNER_TEAM_COLUMNS, SNAPSHOT_COLUMNS, to_snapshot_row
 from pipelines.store.columns import STORE_RUN_COLUMNS
 from pipelines.store.wire import encode_row
 from tests.integration.processes import leadflow_json
@@ -62,6 +62,19 @@ def test_a_replay_mark_in_2099_is_refused_even_with_the_token(served: Served, re
     future = (datetime(2099, 1, 1, tzinfo=UTC), "live", None)
     assert served.pages.insert(request("store_runs", STORE_RUN_COLUMNS, [future])).status == 400
     assert leadflow_json(MONTH, served.env, served.folder)["window"]["as_of"] == report["window"]["as_of"]
+
+
+def test_a_team_load_from_the_future_is_refused_even_with_the_token(served: Served) -> None:
+    # the SLA board follows the latest load of owner_teams: one dated 2099 would pin its teams for ever
+    before = served.pages.fingerprint()
+    load = [(datetime(2099, 1, 1, tzinfo=UTC), "", "", ""), (datetime(2099, 1, 1, tzinfo=UTC), "rep-01", "x", "m")]
+    answer = served.pages.insert(request("owner_teams", OWNER_TEAM_COLUMNS, load))
+    assert answer.status == 400 and "loaded_at 2099-01-01T00:00:00+00:00 is in the future" in answer.body["error"]
+    assert served.pages.insert(request("owner_teams", OWNER_TEAM_COLUMNS, load), token=None).status == 401
+    assert served.pages.fingerprint() == before
+    now = [(datetime.now(UTC), "", "", ""), (datetime.now(UTC), "rep-01", "emea", "mgr-emea")]
+    assert served.pages.insert(request("owner_teams", OWNER_TEAM_COLUMNS, now)).status == 200
+    assert served.pages.store().query("SELECT team FROM owner_teams WHERE owner_id = 'rep-01'") == [("emea",)]
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ from typing import Any
 import clickhouse_connect
 import pytest
 
-from pipelines.core.rows import SNAPSHOT_COLUMNS
+from pipelines.core.rows import OWNER_TEAM_COLUMNS, SNAPSHOT_COLUMNS, to_owner_team_rows
 from pipelines.store.client import ClickHouseStore
 from pipelines.store.columns import INSERTABLE, STORE_RUN_COLUMNS, InsertSchema, RowRefused
 from pipelines.store.wire import decode_value, encode_row
+from schemas.owners import OwnersFile
 from tests.unit.test_sink_batch import full_batch
 
 T = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -109,3 +110,19 @@ def test_store_marks_other_than_a_live_workers_start_are_refused(
 def test_a_mark_without_its_kind_is_refused(schema: InsertSchema, tmp_path: Path) -> None:
     with pytest.raises(RowRefused, match="only a live worker's start mark"):
         schema.check("store_runs", ("started_at",), [(T,)])
+
+
+def test_a_team_load_is_a_mark_and_a_row_per_member_and_passes_the_check(schema: InsertSchema) -> None:
+    owners = OwnersFile.model_validate(
+        {"teams": [{"name": "emea", "manager": "mgr-1", "members": ["rep-01", "rep-02"]}]}
+    )
+    rows = to_owner_team_rows(owners, T)
+    assert rows == [(T, "", "", ""), (T, "rep-01", "emea", "mgr-1"), (T, "rep-02", "emea", "mgr-1")]
+    assert to_owner_team_rows(None, T) == [(T, "", "", "")]
+    schema.check("owner_teams", OWNER_TEAM_COLUMNS, over_the_wire(rows))
+
+
+def test_a_team_load_from_the_future_is_refused(schema: InsertSchema) -> None:
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    with pytest.raises(RowRefused, match=r"owner_teams: row 0: loaded_at .* is in the future"):
+        schema.check("owner_teams", OWNER_TEAM_COLUMNS, to_owner_team_rows(None, ahead))
