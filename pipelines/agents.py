@@ -18,7 +18,7 @@ from pipelines.checkpoint import Checkpoint
 from pipelines.core.codec import visitor_to_bytes
 from pipelines.core.identity import VisitorState
 from pipelines.core.lead import HistoryFull
-from pipelines.core.messages import from_check_message, from_link_message, to_link_message
+from pipelines.core.messages import from_check_message, from_link_message, is_restate, to_link_message
 from pipelines.core.model import Event, EventTimes, Invalid, Origin
 from pipelines.core.steps import Link, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
@@ -34,7 +34,7 @@ from pipelines.poison import (
 )
 from pipelines.sink import RowBatch
 from pipelines.sla_agent import SlaShell
-from pipelines.topics import SLA_CHECKS, VISITOR_LINKS, TopicNames
+from pipelines.topics import OWNERS, SLA_CHECKS, VISITOR_LINKS, TopicNames
 
 log = logging.getLogger(__name__)
 LEADS_AGENT, VISITORS_AGENT = "leadflow.leads", "leadflow.visitors"
@@ -110,6 +110,9 @@ async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
     state = w.checkpoint.lead(lead_id.encode())
     if state is None:
         return
+    if is_restate(event.value):  # its owner's calendar changed: the next commit judges and stores it again
+        w.checkpoint.restate(lead_id.encode(), state, event.message.partition)
+        return
     now = datetime.now(UTC)
     try:
         effects = w.sla.judged(state, now)
@@ -146,11 +149,23 @@ async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:
         await w.links_topic.send(key=message.key, value=message.value)
 
 
+async def store_absence(w: Wiring, event: Any, origin: Origin) -> None:
+    """Store a `crm.owner_away` event once (every worker's judge counts it: pipelines/absences.py)."""
+    parsed = _parsed(event.value, origin, w.times)
+    if isinstance(parsed, Invalid):
+        await _dead_letter(w, parsed, origin)
+        return
+    w.checkpoint.rows.add_event(parsed, origin)
+    metrics.child(metrics.EVENTS_IN, parsed.type).inc()
+
+
 async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
     """Validate one lead-topic message, apply it to its lead, and register it with the checkpoint."""
     origin = _origin(event, w.names)
     if origin.topic == SLA_CHECKS:
         await handle_check_message(w, event, origin)
+    elif origin.topic == OWNERS:
+        await store_absence(w, event, origin)
     else:
         parsed = _parsed(event.value, origin, w.times)
         if isinstance(parsed, Invalid):

@@ -112,6 +112,11 @@ class Checkpoint:
         pending.state, pending.partition, pending.changed = state, partition, pending.changed or changed
         pending.records.append(record)
 
+    def restate(self, key: bytes, state: LeadState, partition: int) -> None:
+        """Take a lead to be judged and stored again at the next commit, its state unchanged (nothing to ack)."""
+        if key not in self._leads:
+            self._leads[key] = PendingLead(state, partition, changed=False)
+
     async def added(self, ack: Ack) -> None:
         """Register an event whose effects were taken; commit once `batch_rows` wait (back-pressure)."""
         self._acks.append(ack)

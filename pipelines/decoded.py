@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +30,13 @@ class DecodedTable(Generic[T]):
         value = self._decode(stored)
         self._remember(key, stored, value)
         return value
+
+    def values(self) -> Iterator[T]:
+        """Yield every value the table holds here, decoded (those kept decoded are not decoded again)."""
+        for key in list(self._table.keys()):
+            value = self.get(bytes(key))
+            if value is not None:
+                yield value
 
     def set(self, key: bytes, encoded: bytes, value: T, partition: int) -> None:
         """Write a value's bytes to the table (in `partition`) and keep it decoded."""

@@ -13,9 +13,12 @@ from mode.types.signals import BaseSignalT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
+from pipelines import metrics
+from pipelines.absences import Offsets, ever_owned_by, follow
 from pipelines.agents import Wiring, register_agents, set_aside
 from pipelines.checkpoint import Checkpoint
 from pipelines.core.codec import visitor_from_bytes
+from pipelines.core.messages import to_restate_message
 from pipelines.core.sla import Judge
 from pipelines.decoded import DecodedTable
 from pipelines.flow import FlowControl
@@ -28,6 +31,7 @@ from pipelines.topics import (
     DEADLETTER,
     LEAD_TOPICS,
     LEADS_TABLE,
+    OWNERS,
     SLA,
     SLA_CHECKS,
     SLA_TABLE,
@@ -59,9 +63,18 @@ def install_event_loop() -> None:
 
 
 def create_app(
-    settings: Settings, store: Store, executor: ThreadPoolExecutor, judge: Judge, held: HeldStore | None = None
+    settings: Settings,
+    store: Store,
+    executor: ThreadPoolExecutor,
+    judge: Judge,
+    held: HeldStore | None = None,
+    absences: Offsets | None = None,
 ) -> tuple[faust.App, Checkpoint]:
-    """Build the worker's Faust app around a store; with `held`, the worker serves the store pages too."""
+    """Build the worker's Faust app around a store; with `held`, the worker serves the store pages too.
+
+    With `absences` (where the worker's reading of leadflow.owners ended before it started), it follows that
+    topic on from there into its judge (pipelines/absences.py).
+    """
     names = TopicNames(settings.topic_prefix)
     app = App(
         settings.app_id,
@@ -96,7 +109,7 @@ def create_app(
     # records fetched but not handed on (a rebalance began) are read again, not skipped (see kafka_consumer)
     app.transport = RewindingTransport(app.conf.broker_consumer, app)
     partitions = settings.partitions
-    lead_topic = app.topic(*(names.name(t) for t in (*LEAD_TOPICS, SLA_CHECKS)), partitions=partitions, **RAW)
+    lead_topic = app.topic(*(names.name(t) for t in (*LEAD_TOPICS, OWNERS, SLA_CHECKS)), partitions=partitions, **RAW)
     visitor_topic = app.topic(names.name(VISITS), names.name(VISITOR_LINKS), partitions=partitions, **RAW)
     links_topic = app.topic(names.name(VISITOR_LINKS), partitions=partitions, **RAW)
     deadletter_topic = app.topic(names.name(DEADLETTER), **RAW)
@@ -125,5 +138,22 @@ def create_app(
     async def commit_checkpoints() -> None:
         await checkpoint.commit_every(settings.sink_interval)
 
+    if absences is not None:
+
+        @app.task
+        async def follow_absences() -> None:
+            await follow(settings, judge, absences, functools.partial(restate_owner, checkpoint, checks_topic))
+
     register_pages(app, held)
     return app, checkpoint
+
+
+async def restate_owner(checkpoint: Checkpoint, checks_topic: Any, owner_id: str) -> int:
+    """Ask for every lead this worker holds that ever had the owner to be judged and stored again; return how many."""
+    assert isinstance(checkpoint.tables, WorkerTables)
+    leads = list(ever_owned_by(checkpoint.tables.states(), owner_id))
+    for lead_id in leads:
+        message = to_restate_message(lead_id)
+        await checks_topic.send(key=message.key, value=message.value)
+    metrics.ABSENCES_RESTATED.inc(len(leads))
+    return len(leads)

@@ -9,9 +9,10 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipelines.settings import Settings
-from pipelines.topics import TopicNames, changelog_topics
+from pipelines.topics import OWNERS, TopicNames, changelog_topics
 
 COMPACTED = {"cleanup.policy": "compact"}  # what Faust declares for a table's changelog
+KEPT = {"retention.ms": "-1"}  # owners' absences: every worker reads the whole topic at its start, for ever
 
 
 class TopicError(Exception):
@@ -36,6 +37,11 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
     return {t.get("name") or t.get("topic"): len(t["partitions"]) for t in described if not t.get("error_code")}
 
 
+def _configs(name: str, names: TopicNames, changelogs: tuple[str, ...]) -> dict[str, str]:
+    """Return a new topic's configs: changelogs compacted, owners' absences kept, the rest the broker's defaults."""
+    return COMPACTED if name in changelogs else KEPT if name == names.name(OWNERS) else {}
+
+
 def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create every leadflow topic that is missing; check that co-partitioned ones have `partitions` partitions."""
     names = TopicNames(settings.topic_prefix)
@@ -46,7 +52,7 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
     try:
         existing = set(admin.list_topics())
         new = [
-            NewTopic(n, settings.partitions, settings.replication, topic_configs=COMPACTED if n in changelogs else {})
+            NewTopic(n, settings.partitions, settings.replication, topic_configs=_configs(n, names, changelogs))
             for n in wanted
             if n not in existing
         ]

@@ -55,6 +55,16 @@ SLA_BUSINESS_SECONDS = Histogram(
     buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 432000),
     registry=REGISTRY,
 )
+ABSENCES_NOT_COUNTED = Counter(
+    "leadflow_absences_not_counted_total",
+    "crm.owner_away events not counted: their owner has the most absences from events already",
+    registry=REGISTRY,
+)
+ABSENCES_RESTATED = Counter(
+    "leadflow_absences_restated_leads_total",
+    "Leads judged again because an absence of an owner they ever had arrived",
+    registry=REGISTRY,
+)
 AGREEMENTS = Gauge(
     "leadflow_agreements_info",
     "The agreements a worker judges with: 1 per fingerprint (all workers of a group must show the same)",

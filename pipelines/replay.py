@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.absences import OWNER_AWAY, count_absence
 from pipelines.core.codec import to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
@@ -51,6 +52,7 @@ class Replayer:
         self._index = DeadlineIndex()
         self._now: datetime | None = None
         self._visits_seen: set[tuple[str, str]] = set()
+        self._absences_seen: set[tuple[str, str]] = set()
         self._store = store
         self._received_at = received_at
         self._topic = origin_topic
@@ -69,6 +71,8 @@ class Replayer:
             return
         if event.type == "web.visit":
             self._visit(event, origin)
+        elif event.type == OWNER_AWAY:
+            self._absence(event, origin)
         else:
             self._lead(event, origin)
         self._advance(event.time)
@@ -90,6 +94,13 @@ class Replayer:
         self._batch.add_first_touches(effects.first_touches)
         self._count(event, duplicate=event.key in self._visits_seen)
         self._visits_seen.add(event.key)
+
+    def _absence(self, event: Event, origin: Origin) -> None:
+        """Count an owner's absence from here on; every lead's final snapshot is judged with it (`finish`)."""
+        counted_now = count_absence(self._judge, event)
+        self._batch.add_event(event, origin)
+        self._count(event, duplicate=not counted_now and event.key in self._absences_seen)
+        self._absences_seen.add(event.key)
 
     def _lead(self, event: Event, origin: Origin) -> None:
         now = max(event.time, self._now or event.time)

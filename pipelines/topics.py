@@ -11,6 +11,7 @@ ACTIVITIES = "leadflow.activities"
 DEALS = "leadflow.deals"
 DEADLETTER = "leadflow.deadletter"
 SLA = "leadflow.sla"
+OWNERS = "leadflow.owners"  # owners' absences, keyed by owner: every worker reads all of it
 VISITOR_LINKS = "leadflow.internal.visitor-links"
 SLA_CHECKS = "leadflow.internal.sla-checks"
 
@@ -28,6 +29,7 @@ TOPIC_BY_TYPE: dict[str, str] = {
     "crm.owner_assigned": STAGES,
     "crm.activity_logged": ACTIVITIES,
     "crm.deal_changed": DEALS,
+    "crm.owner_away": OWNERS,
 }
 
 
@@ -56,7 +58,7 @@ class TopicNames:
 
     def co_partitioned(self) -> tuple[str, ...]:
         """Return every topic whose partitions must line up with the state tables."""
-        return (*self.inputs(), self.name(VISITOR_LINKS), self.name(SLA_CHECKS))
+        return (*self.inputs(), self.name(OWNERS), self.name(VISITOR_LINKS), self.name(SLA_CHECKS))
 
     def all(self) -> tuple[str, ...]:
         """Return every topic leadflow creates itself."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import faust
 
 from pipelines import metrics
+from pipelines.absences import preload
 from pipelines.agents import FAILED_EXIT
 from pipelines.agents import failure as agent_failure
 from pipelines.agreements import fingerprint, load_judge, load_owners
@@ -110,7 +111,8 @@ def run_worker(settings: Settings) -> int:
     print(f"leadflow worker: judging with agreements {names} (fingerprint {agreements_hash})", file=sys.stderr)
     install_event_loop()
     holding = _holding(settings, store, executor)
-    app, _sink = create_app(settings, store, executor, judge, holding.store if holding else None)
+    absences = preload(settings, judge)  # every owner's absence counted before the first lead is judged
+    app, _sink = create_app(settings, store, executor, judge, holding.store if holding else None, absences)
     if holding is not None:
         holding.announce(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,10 @@ class WorkerTables:
     def __init__(self, leads: Any, sla: SlaShell) -> None:
         self._states = DecodedTable(leads, lead_from_bytes)
         self._sla = sla
+
+    def states(self) -> Iterator[LeadState]:
+        """Yield every lead state this worker holds (its partitions, and standbys it keeps)."""
+        return self._states.values()
 
     def committed(self, key: bytes) -> LeadState | None:
         """Return a lead's state as last written."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     StrictBool,
     TypeAdapter,
+    model_validator,
 )
 
 # the largest event (HTTP body, file line) leadflow takes in: the collector's default body limit, and below
@@ -123,6 +124,26 @@ class DealChangedData(_Data):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc_range), Field(strict=False)]
+MAX_ABSENCE = timedelta(days=366)  # a longer absence is sent as several: a calendar is searched ten years ahead
+
+
+class OwnerAwayData(_Data):
+    """`data` of `crm.owner_away`: the owner has no business time in [from, to)."""
+
+    owner_id: NonEmpty
+    start: Instant = Field(alias="from")
+    end: Instant = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _a_span(self) -> OwnerAwayData:
+        if self.end <= self.start:
+            raise ValueError("to must be after from")
+        if self.end - self.start > MAX_ABSENCE:
+            raise ValueError(f"an absence lasts at most {MAX_ABSENCE.days} days; send a longer one as several")
+        return self
+
+
 class Envelope(BaseModel):
     """A CloudEvents 1.0 structured-mode envelope; each event type narrows `type` and `data`."""
 
@@ -132,7 +153,7 @@ class Envelope(BaseModel):
     id: NonEmpty
     source: NonEmpty
     type: str
-    time: Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc_range), Field(strict=False)]
+    time: Instant
     subject: NonEmpty
     data: _Data
 
@@ -179,13 +200,21 @@ class DealChangedEvent(Envelope):
     data: DealChangedData
 
 
+class OwnerAwayEvent(Envelope):
+    """`crm.owner_away`: subject is the owner id."""
+
+    type: Literal["crm.owner_away"]
+    data: OwnerAwayData
+
+
 AnyEvent = Annotated[
     VisitEvent
     | FormSubmittedEvent
     | LifecycleChangedEvent
     | OwnerAssignedEvent
     | ActivityLoggedEvent
-    | DealChangedEvent,
+    | DealChangedEvent
+    | OwnerAwayEvent,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
@@ -196,6 +225,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
     "crm.owner_assigned": OwnerAssignedEvent,
     "crm.activity_logged": ActivityLoggedEvent,
     "crm.deal_changed": DealChangedEvent,
+    "crm.owner_away": OwnerAwayEvent,
 }
 
 

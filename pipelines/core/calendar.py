@@ -174,7 +174,11 @@ class BusinessCalendar:
             block = self._block(later)
             if block.total:
                 return later, block
-        raise ValueError("calendar has no business days")
+        raise NoBusinessTime("calendar has no business days")
+
+
+class NoBusinessTime(ValueError):
+    """A calendar with no business time in the next ten years (its days, holidays and absences leave none)."""
 
 
 def parse_within(within: str, day_seconds: int) -> int:

@@ -57,6 +57,20 @@ def to_check_message(lead_id: str, at_ms: int) -> KafkaMessage:
     return KafkaMessage(lead_id.encode(), orjson.dumps({"lead_id": lead_id, "at": at_ms}))
 
 
+def to_restate_message(lead_id: str) -> KafkaMessage:
+    """Return a request to judge a lead again and store its snapshot (its owner's calendar changed)."""
+    return KafkaMessage(lead_id.encode(), orjson.dumps({"lead_id": lead_id, "restate": True}))
+
+
+def is_restate(value: object) -> bool:
+    """Say whether a valid check message asks for the lead's snapshot to be stored again."""
+    try:
+        body = orjson.loads(value if isinstance(value, bytes | bytearray) else b"")
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and body.get("restate") is True
+
+
 def _text_fields(value: object, names: tuple[str, ...], what: str) -> tuple[str, ...] | Invalid:
     """Return the named non-empty string fields of an internal message, or why it is not one."""
     raw = value if isinstance(value, bytes) else bytes(value) if isinstance(value, bytearray) else b""

@@ -42,6 +42,8 @@ class Event:
     utm_source: str | None = None
     utm_medium: str | None = None
     utm_campaign: str | None = None
+    away_from: datetime | None = None  # crm.owner_away: the owner's absence [away_from, away_to)
+    away_to: datetime | None = None
 
     @property
     def key(self) -> EventKey:

@@ -10,7 +10,7 @@ from functools import cached_property
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, parse_within
+from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, parse_within
 from pipelines.core.lifecycle import Lifecycle, Move, StageEntry
 from schemas.agreement import Agreement, Handoff
 from schemas.owners import Owner, OwnersFile
@@ -19,6 +19,7 @@ WARNING, BREACHED, MET = "sla.warning", "sla.breached", "sla.met"
 JUST_AFTER = timedelta(milliseconds=1)
 EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afresh
+MAX_ABSENCES = 1_000  # absences of one owner a judge counts from crm.owner_away events; later ones are not counted
 Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning instant, business seconds to the stop
 
 
@@ -92,6 +93,7 @@ class Judge:
         self._timings: dict[tuple[str, str, str | None, datetime, datetime | None], Timing] = {}
         self._owner_calendars: dict[tuple[str, str], BusinessCalendar] = {}
         self._within: dict[tuple[str, str, str | None], int] = {}
+        self._absences: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]] = {}  # owner -> event -> span
 
     @cached_property
     def _calendars(self) -> dict[str, BusinessCalendar]:
@@ -124,8 +126,27 @@ class Judge:
         key = (counted, agreement.name)
         found = self._owner_calendars.get(key)
         if found is None:
-            found = self._owner_calendars[key] = owner_calendar(self.owners[counted], agreement)
+            extra = tuple(self._absences.get(counted, {}).values())
+            found = self._owner_calendars[key] = owner_calendar(self.owners[counted], agreement, extra)
         return found
+
+    def add_absence(self, owner_id: str, event: tuple[str, str], start: datetime, end: datetime) -> str:
+        """Count an owner's absence [start, end) from a `crm.owner_away` event (source, id) from now on.
+
+        Returns "counted", "known" (the event was counted already) or "full" (the owner has MAX_ABSENCES: not
+        counted). Only the owners file's owners have calendars of their own; the others' absences are kept all
+        the same, and count once the file lists them.
+        """
+        spans = self._absences.setdefault(owner_id, {})
+        if event in spans:
+            return "known"
+        if len(spans) >= MAX_ABSENCES:
+            return "full"
+        spans[event] = (start, end)
+        if owner_id in self.owners:  # its calendar and every timing counted on it are stale
+            self._owner_calendars = {k: v for k, v in self._owner_calendars.items() if k[0] != owner_id}
+            self._timings.clear()
+        return "counted"
 
     def within(self, agreement: Agreement, handoff: Handoff, owner_id: str | None = None) -> int:
         """Return a handoff's `within` in business seconds (`Nd`: days of the clock's own calendar)."""
@@ -168,8 +189,13 @@ class Judge:
         return found
 
 
-def owner_calendar(owner: Owner, agreement: Agreement) -> BusinessCalendar:
-    """Return an owner's calendar under an agreement: own hours and zone, less absences and the holidays."""
+def owner_calendar(
+    owner: Owner, agreement: Agreement, absences: Sequence[tuple[datetime, datetime]] = ()
+) -> BusinessCalendar:
+    """Return an owner's calendar under an agreement: own hours and zone, less absences and the holidays.
+
+    The absences are the owners file's and `absences` (from `crm.owner_away` events).
+    """
     hours, zone = owner.working_hours, agreement.zone
     holidays = [
         (_first_instant_of(day, zone), _first_instant_of(day + timedelta(days=1), zone)) for day in agreement.holidays
@@ -179,7 +205,7 @@ def owner_calendar(owner: Owner, agreement: Agreement) -> BusinessCalendar:
         days=frozenset(WEEKDAYS.index(day) for day in hours.days),
         opens=hours.start,
         closes=hours.end,
-        absences=(*((a.start, a.end) for a in owner.away), *holidays),
+        absences=(*((a.start, a.end) for a in owner.away), *absences, *holidays),
     )
 
 
@@ -234,7 +260,11 @@ def _clock(
 ) -> Clock:
     stopped_at = stop.time if stop else None
     starter = owners.at(entry.entered_at)
-    deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, starter)
+    try:
+        deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, starter)
+    except NoBusinessTime:  # an owner away for the next ten years: the agreement's hours count
+        starter = None
+        deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, None)
     owner = owners.at(stopped_at)
     return Clock(
         handoff=handoff.name,

@@ -18,6 +18,7 @@ from schemas.events import (
     FormSubmittedData,
     LifecycleChangedData,
     OwnerAssignedData,
+    OwnerAwayData,
     VisitData,
 )
 
@@ -39,9 +40,11 @@ def _describe(exc: ValidationError) -> str:
 
 def _subject_problem(model: Envelope) -> str | None:
     data = model.data
-    expected = data.visitor_id if isinstance(data, VisitData) else getattr(data, "lead_id", None)
+    field = (
+        "visitor_id" if isinstance(data, VisitData) else "owner_id" if isinstance(data, OwnerAwayData) else "lead_id"
+    )
+    expected = getattr(data, field, None)
     if expected != model.subject:
-        field = "visitor_id" if isinstance(data, VisitData) else "lead_id"
         return f"subject: must equal data.{field} ({expected!r}), got {model.subject!r}"
     return None
 
@@ -89,6 +92,10 @@ def _deal(m: Envelope, d: DealChangedData, raw: bytes, time: datetime) -> Event:
     )  # fmt: skip
 
 
+def _away(m: Envelope, d: OwnerAwayData, raw: bytes, time: datetime) -> Event:
+    return Event(m.source, m.id, m.type, time, m.subject, raw, owner_id=d.owner_id, away_from=d.start, away_to=d.end)
+
+
 # How each type's `data` becomes the core's fields.
 _FLATTEN: dict[type, Callable[[Envelope, Any, bytes, datetime], Event]] = {
     VisitData: _visit,
@@ -97,6 +104,7 @@ _FLATTEN: dict[type, Callable[[Envelope, Any, bytes, datetime], Event]] = {
     OwnerAssignedData: _owner,
     ActivityLoggedData: _activity,
     DealChangedData: _deal,
+    OwnerAwayData: _away,
 }
 
 

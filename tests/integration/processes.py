@@ -35,6 +35,13 @@ def leadflow_json(args: list[str], env: dict[str, str], cwd: Path) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def produce_lines(env: dict[str, str], cwd: Path, lines: list[bytes]) -> None:
+    """Send events to their input topics with `leadflow produce`, through a file of their lines."""
+    path = cwd / f"batch-{time.monotonic_ns()}.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    leadflow_json(["produce", str(path)], env, cwd)
+
+
 def wait_until(
     check: Callable[[], bool],
     timeout: float,

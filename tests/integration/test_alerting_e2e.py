@@ -29,7 +29,7 @@ from dashboards.build import JSON_DIR, promql_expressions
 from dashboards.macros import expand_promql
 from tests.integration.agreements import around_the_clock
 from tests.integration.kafka_fixture import LocalKafka, free_port
-from tests.integration.processes import REPO, Worker, leadflow_json, wait_until
+from tests.integration.processes import REPO, Worker, produce_lines, wait_until
 from tests.unit.factories import activity_event, form_event, stage_event
 
 pytestmark = pytest.mark.integration
@@ -151,12 +151,6 @@ def monitoring(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[dict[str,
             service.stop()
 
 
-def _send(env: dict[str, str], cwd: Path, lines: list[bytes]) -> None:
-    path = cwd / f"batch-{time.monotonic_ns()}.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    leadflow_json(["produce", str(path)], env, cwd)
-
-
 def _notifications(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -202,7 +196,7 @@ def test_an_sla_breach_reaches_the_webhook_and_every_promql_expression_evaluates
     prometheus = monitoring["ports"]["prometheus"]
     try:
         t0 = datetime.now(UTC).replace(microsecond=0)
-        _send(env, tmp_path, [
+        produce_lines(env, tmp_path, [
             form_event("lead-late", "v-late", t0, id="f-late"),
             stage_event("lead-late", "mql", t0 + timedelta(seconds=0.5), id="m-late"),
             form_event("lead-early", "v-early", t0, id="f-early"),

@@ -1,15 +1,18 @@
-"""`clock: owner` through the real commands: `leadflow replay` judges with LEADFLOW_OWNERS, `leadflow lead` tells it."""
+"""`clock: owner` through the real commands: `leadflow replay` and a live worker judge with LEADFLOW_OWNERS and the
+owners' absences sent as events, `leadflow lead` tells it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.integration.processes import REPO, base_env, leadflow, leadflow_json
-from tests.unit.factories import owner_event, stage_event
+from tests.integration.kafka_fixture import LocalKafka
+from tests.integration.processes import REPO, Worker, base_env, leadflow, leadflow_json, produce_lines, wait_until
+from tests.unit.factories import away_event, owner_event, stage_event
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +72,80 @@ def test_replay_counts_the_owners_hours_and_the_story_names_that_calendar(tmp_pa
     told = leadflow(["lead", "lead-1", "--format", "json"], plain, tmp_path)
     assert told.returncode == 0, told.stderr
     assert '"kind": "agreement"' in told.stdout and "2026-11-03T10:00:00.000+00:00" in told.stdout
+
+
+def test_an_absence_sent_as_an_event_counts_as_one_in_the_file_even_when_it_comes_last(tmp_path: Path) -> None:
+    agreements = tmp_path / "agreements"
+    agreements.mkdir()
+    text = (REPO / "agreements" / "2026-H2.yaml").read_text(encoding="utf-8")
+    (agreements / "2026-H2.yaml").write_text(text.replace("    within: 4h\n", "    within: 4h\n    clock: owner\n"))
+    (tmp_path / "owners.yaml").write_text(OWNERS.split("    away:")[0], encoding="utf-8")  # no absence in the file
+    env = base_env(
+        LEADFLOW_STORE=f"chdb:{tmp_path / 'store'}",
+        LEADFLOW_AGREEMENTS=str(agreements),
+        LEADFLOW_OWNERS=str(tmp_path / "owners.yaml"),
+    )
+    start = datetime(2026, 11, 2, 15, tzinfo=BERLIN)
+    tuesday, wednesday = datetime(2026, 11, 3, tzinfo=BERLIN), datetime(2026, 11, 4, tzinfo=BERLIN)
+    lines = [
+        owner_event("lead-1", "rep-01", start - timedelta(minutes=5), id="o1"),
+        stage_event("lead-1", "mql", start, id="m1"),
+        away_event("rep-01", tuesday, wednesday, start + timedelta(days=3), id="away-1"),  # told days later
+        away_event("rep-01", tuesday, wednesday, start + timedelta(days=3), id="away-1"),  # and again
+        away_event("rep-02", tuesday, wednesday + timedelta(days=400), start, id="away-2"),  # too long: refused
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    stats = leadflow_json(["replay", str(events), "--no-progress"], env, tmp_path)
+    assert (stats["valid"], stats["duplicates"], stats["invalid"]) == (4, 1, 1)
+    story = leadflow_json(["lead", "lead-1", "--format", "json", "--as-of", "2026-11-05T00:00:00+01:00"], env, tmp_path)
+    (clock,) = story["clocks"]
+    assert datetime.fromisoformat(clock["deadline"]) == datetime(2026, 11, 4, 15, tzinfo=BERLIN)  # as with the file
+
+
+def _deadline(store: Any, lead: str) -> datetime | None:
+    rows = store.query("SELECT deadline FROM sla_clocks WHERE lead_id = {lead:String}", {"lead": lead})
+    return rows[0][0].replace(tzinfo=UTC) if rows else None
+
+
+def test_a_live_worker_restates_an_owners_leads_when_an_absence_arrives_and_counts_it_after_a_restart(
+    kafka: LocalKafka, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    agreements = tmp_path / "agreements"
+    agreements.mkdir()
+    text = (REPO / "agreements" / "2026-H2.yaml").read_text(encoding="utf-8")
+    (agreements / "2026-H2.yaml").write_text(text.replace("    within: 4h\n", "    within: 4h\n    clock: owner\n"))
+    (tmp_path / "owners-live.yaml").write_text(OWNERS.split("    away:")[0], encoding="utf-8")
+    env = {**worker_env, "LEADFLOW_AGREEMENTS": str(agreements), "LEADFLOW_OWNERS": str(tmp_path / "owners-live.yaml")}
+    start = datetime(2026, 11, 2, 15, tzinfo=BERLIN)
+    tuesday, wednesday = datetime(2026, 11, 3, tzinfo=BERLIN), datetime(2026, 11, 4, tzinfo=BERLIN)
+    without, with_absence = datetime(2026, 11, 3, 15, tzinfo=BERLIN), datetime(2026, 11, 4, 15, tzinfo=BERLIN)
+
+    def lead(name: str) -> list[bytes]:
+        return [
+            owner_event(name, "rep-01", start - timedelta(minutes=5), id=f"o-{name}"),
+            stage_event(name, "mql", start, id=f"m-{name}"),
+        ]
+
+    worker = Worker(env, tmp_path, "worker-1").start()
+    try:
+        produce_lines(env, tmp_path, lead("lead-1"))
+        store = worker.store()
+        wait_until(lambda: _deadline(store, "lead-1") == without, 60, "lead-1 judged on rep-01's hours")
+        malformed = b'{"specversion": "1.0", "type": "crm.owner_away", "id": "bad", "source": "/cal"}'
+        produce_lines(env, tmp_path, [away_event("rep-01", tuesday, wednesday, start, id="away-1"), malformed])
+        wait_until(lambda: _deadline(store, "lead-1") == with_absence, 60, "lead-1 judged again with the absence")
+        assert "leadflow_absences_restated_leads_total 1.0" in worker.metrics()
+        stored = store.query("SELECT count() FROM events FINAL WHERE type = 'crm.owner_away'")
+        wait_until(lambda: store.query("SELECT count() FROM dead_letters FINAL")[0][0] == 1, 30, "the bad one aside")
+        assert stored == [(1,)]
+    finally:
+        worker.stop()
+    again = Worker(env, tmp_path, "worker-2").start()  # reads the absence before it judges any lead
+    try:
+        produce_lines(env, tmp_path, lead("lead-2"))
+        store = again.store()
+        wait_until(lambda: _deadline(store, "lead-2") is not None, 60, "lead-2 judged")
+        assert _deadline(store, "lead-2") == with_absence and _deadline(store, "lead-1") == with_absence
+    finally:
+        again.stop()

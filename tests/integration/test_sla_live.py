@@ -14,7 +14,7 @@ from kafka import KafkaConsumer
 
 from tests.integration.agreements import around_the_clock
 from tests.integration.kafka_fixture import LocalKafka
-from tests.integration.processes import Worker, base_env, leadflow_json, wait_until
+from tests.integration.processes import Worker, base_env, leadflow_json, produce_lines, wait_until
 from tests.unit.factories import activity_event, form_event, stage_event
 
 pytestmark = pytest.mark.integration
@@ -60,12 +60,6 @@ def _sla_messages(kafka: LocalKafka, topic: str) -> list[Any]:
         consumer.close()
 
 
-def _send(env: dict[str, str], cwd: Path, events: list[bytes]) -> None:
-    path = cwd / f"batch-{time.monotonic_ns()}.jsonl"
-    path.write_bytes(b"\n".join(events) + b"\n")
-    leadflow_json(["produce", str(path)], env, cwd)
-
-
 def test_handoff_clocks_publish_each_sla_event_once_across_a_restart(
     kafka: LocalKafka, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -83,7 +77,7 @@ def test_handoff_clocks_publish_each_sla_event_once_across_a_restart(
         for offset in sorted({s for s, _ in script}):
             time.sleep(max(0.0, (t0 + timedelta(seconds=offset) - datetime.now(UTC)).total_seconds()))
             batch = [e for s, e in script if s == offset]
-            _send(env, tmp_path, batch)
+            produce_lines(env, tmp_path, batch)
             everything.extend(batch)
             if offset == 10 and not restarted:
                 worker.stop()  # restart in the middle: clocks are open, warnings are due while it is away

@@ -152,6 +152,12 @@ def owner_event(lead: str, owner: str, moment: datetime, **kwargs: Any) -> bytes
     return encode(owner_doc(lead, owner, moment, **kwargs))
 
 
+def away_event(owner: str, start: datetime, end: datetime, moment: datetime, *, id: str, source: str = CRM) -> bytes:
+    """Return the bytes of a `crm.owner_away`: the owner is away in [start, end)."""
+    data = {"owner_id": owner, "from": rfc3339(start), "to": rfc3339(end)}
+    return encode(envelope("crm.owner_away", owner, data, moment, id=id, source=source))
+
+
 def activity_doc(
     lead: str,
     moment: datetime,

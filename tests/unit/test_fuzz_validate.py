@@ -53,6 +53,8 @@ def _data(event_type: str, subject: str) -> dict[str, Any]:
     """Return a valid `data` object of a type for a subject (lead or visitor id)."""
     if event_type == "web.visit":
         return {"visitor_id": subject, "url": "https://shop.test/?utm_source=news", "utm_source": "news"}
+    if event_type == "crm.owner_away":
+        return {"owner_id": subject, "from": "2026-11-03T00:00:00+01:00", "to": "2026-11-04T00:00:00+01:00"}
     return {"lead_id": subject, **LEAD_DATA[event_type]}
 
 
