@@ -45,6 +45,12 @@ SLA_WARNINGS = Counter(
     "leadflow_sla_warnings_total", "Handoff clocks past their warning", SLA_LABELS, registry=REGISTRY
 )
 SLA_MET = Counter("leadflow_sla_met_total", "Handoff clocks met", SLA_LABELS, registry=REGISTRY)
+SLA_ESCALATIONS = Counter(
+    "leadflow_sla_escalations_total",
+    "Escalation steps of breached clocks, by step (manager, reassign) and the owner's team (none: in no team)",
+    [*SLA_LABELS, "team", "step"],
+    registry=REGISTRY,
+)
 SLA_OPEN = Gauge(
     "leadflow_sla_open_clocks", "Leads with a handoff clock still to judge, on this worker", registry=REGISTRY
 )
