@@ -179,6 +179,47 @@ def test_a_step_is_published_once_and_never_after_the_clock_stopped(stop_after: 
     assert len(kinds) == len(set(kinds))
 
 
+@settings(deadline=None, max_examples=60)
+@given(checks=st.lists(st.integers(0, 8 * 60), max_size=12), stop_after=st.one_of(st.none(), st.integers(0, 6 * 60)))
+def test_judged_again_and_again_as_time_goes_on_each_step_is_published_once_at_or_after_its_moment(
+    checks: list[int], stop_after: int | None
+) -> None:
+    judge = Judge([laddered("agreement", "30m")], owners(person("rep"), person("alt")))
+    start = at(BERLIN, 2026, 11, 2, 13)
+    raws = [stage_event("lead-1", "mql", start, id="m", owner_id="rep")]
+    if stop_after is not None:
+        raws.append(activity_event("lead-1", start + stop_after * MINUTE, id="a"))
+    state = lead_state(raws)
+    published: frozenset[str] = frozenset()
+    seen = []
+    for now in [start + m * MINUTE for m in sorted(checks)] + [FAR]:
+        effects = sla_step(state, published, judge, now)
+        published = effects.published
+        seen.extend((e.kind, e.at, now) for e in effects.events)
+    (clock,) = snapshot(state, judge).clocks
+    steps = [(kind, at_) for kind, at_, _ in seen if kind in (ESCALATED, REASSIGN)]
+    assert steps == [(k, m) for k, m in clock.escalations if clock.stopped_at is None or clock.stopped_at > m]
+    assert all(at_ <= now for _, at_, now in seen)
+
+
+def test_an_absence_over_a_clocks_whole_life_moves_its_steps_past_it() -> None:
+    rep = person(
+        "rep", "America/New_York", away=[{"from": "2026-11-02T20:00:00-05:00", "to": "2026-11-05T03:00:00-05:00"}]
+    )
+    agreement, listed = laddered("owner", "30m"), owners(rep)
+    start = at(NEW_YORK, 2026, 11, 3, 10)  # in the middle of the absence, which spans two midnights
+    state = lead_state([stage_event("lead-1", "mql", start, id="m", owner_id="rep")])
+    (clock,) = snapshot(state, Judge([agreement], listed)).clocks
+    # nothing counts until the absence ends: the clock and its steps all fall on Thursday from 09:00 New York
+    assert clock.deadline == at(NEW_YORK, 2026, 11, 5, 9, 30)
+    assert clock.escalations == (
+        (ESCALATED, at(NEW_YORK, 2026, 11, 5, 10, 30)),
+        (REASSIGN, at(NEW_YORK, 2026, 11, 5, 11, 30)),
+    )
+    owner = listed.owners[0]
+    assert [m for _, m in clock.escalations] == [walked(owner, agreement, clock.deadline, n) for n in (60, 120)]
+
+
 def test_steps_fall_due_in_order_and_are_addressed() -> None:
     judge = Judge([laddered("agreement", "30m")], owners(person("rep"), person("alt")))
     start = at(BERLIN, 2026, 11, 2, 13)
