@@ -40,7 +40,12 @@ SINK_SECONDS = Histogram(
 SINK_PENDING = Gauge("leadflow_sink_pending_rows", "Rows waiting for the store", registry=REGISTRY)
 
 SLA_LABELS = ["handoff", "agreement"]
-SLA_BREACHES = Counter("leadflow_sla_breaches_total", "Handoff clocks breached", SLA_LABELS, registry=REGISTRY)
+SLA_BREACHES = Counter(
+    "leadflow_sla_breaches_total",
+    "Handoff clocks breached, by the owner's team (none: in no team)",
+    [*SLA_LABELS, "team"],
+    registry=REGISTRY,
+)
 SLA_WARNINGS = Counter(
     "leadflow_sla_warnings_total", "Handoff clocks past their warning", SLA_LABELS, registry=REGISTRY
 )

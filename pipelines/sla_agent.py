@@ -24,16 +24,18 @@ from pipelines.sink import RowBatch
 
 log = logging.getLogger(__name__)
 TICK_CHUNK = 1000
-COUNTERS = {WARNING: metrics.SLA_WARNINGS, BREACHED: metrics.SLA_BREACHES, MET: metrics.SLA_MET}
+COUNTERS = {WARNING: metrics.SLA_WARNINGS, MET: metrics.SLA_MET}
 STEPS = {ESCALATED: "manager", REASSIGN: "reassign"}
 
 
 def count(event: SlaEvent) -> None:
-    """Count a published SLA event; an escalation by its owner's team, a set the owners file bounds."""
-    clock = event.clock
+    """Count a published SLA event; a breach or an escalation by its owner's team, a set the owners file bounds."""
+    clock, team = event.clock, event.team or "none"
     if event.kind in STEPS:
-        team = event.team or "none"
         metrics.SLA_ESCALATIONS.labels(clock.handoff, clock.agreement, team, STEPS[event.kind]).inc()
+        return
+    if event.kind == BREACHED:
+        metrics.SLA_BREACHES.labels(clock.handoff, clock.agreement, team).inc()
         return
     COUNTERS[event.kind].labels(clock.handoff, clock.agreement).inc()
     if event.kind == MET and clock.business_seconds is not None:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pipelines.core.calendar import BusinessCalendar
 from pipelines.core.lifecycle import Move
-from pipelines.core.sla import ESCALATED, REASSIGN, Clock, Judge, SlaEvent
+from pipelines.core.sla import BREACHED, ESCALATED, REASSIGN, Clock, Judge, SlaEvent
 
 
 def suggest_owner(
@@ -42,13 +42,18 @@ def running_clocks(clocks: Sequence[Clock], instant: datetime) -> Counter[str]:
 
 
 def addressed(event: SlaEvent, moves: Sequence[Move], clocks: Sequence[Clock], judge: Judge) -> SlaEvent:
-    """Return an escalation event with its team and addressee (the manager, or the suggested owner); others as given."""
-    if event.kind not in (ESCALATED, REASSIGN):
+    """Return an SLA event with what routes it: a breach's or a step's team, a step's addressee; others as given.
+
+    The addressee of `sla.escalated` is the team's manager, that of `sla.reassign_suggested` the suggested owner.
+    """
+    if event.kind not in (BREACHED, ESCALATED, REASSIGN):
         return event
     carried = [m.owner_id for m in moves if m.owner_id and m.time <= event.at]
     team = judge.team_of(carried[-1] if carried else None)
     if team is None:
         return event
+    if event.kind == BREACHED:
+        return replace(event, team=team.name)
     if event.kind == ESCALATED:
         return replace(event, to=team.manager, team=team.name)
     agreement = judge.agreement_named(event.clock.agreement)

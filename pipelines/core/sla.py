@@ -79,7 +79,7 @@ class SlaEvent:
     clock: Clock
     at: datetime
     to: str | None = None  # an escalation's addressee: the manager, or the suggested next owner (None: nobody)
-    team: str | None = None  # an escalation's team: that of the lead's owner at the step (None: in none)
+    team: str | None = None  # a breach's or step's team: that of the lead's owner at its instant (None: in none)
 
     @property
     def id(self) -> str:

@@ -15,12 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipelines import metrics
 from pipelines.core.calendar import WEEKDAYS, BusinessCalendar
 from pipelines.core.escalation import running_clocks, suggest_owner
 from pipelines.core.lead import LeadState, snapshot
 from pipelines.core.messages import to_sla_message
 from pipelines.core.sla import BREACHED, ESCALATED, REASSIGN, Clock, Judge
 from pipelines.core.steps import sla_step
+from pipelines.sla_agent import count
 from schemas.agreement import Agreement
 from schemas.owners import Owner, OwnersFile
 from tests.unit.factories import activity_event, lead_state, owner_event, stage_event
@@ -225,7 +227,8 @@ def test_steps_fall_due_in_order_and_are_addressed() -> None:
     start = at(BERLIN, 2026, 11, 2, 13)
     state = lead_state([stage_event("lead-1", "mql", start, id="m", owner_id="rep")])
     breach = sla_step(state, frozenset(), judge, at(BERLIN, 2026, 11, 2, 14))
-    assert [e.kind for e in breach.events] == [BREACHED] and breach.next_due == at(BERLIN, 2026, 11, 2, 14, 30)
+    assert [(e.kind, e.team, e.to) for e in breach.events] == [(BREACHED, "emea", None)]
+    assert breach.next_due == at(BERLIN, 2026, 11, 2, 14, 30)
     escalation = sla_step(state, breach.published, judge, at(BERLIN, 2026, 11, 2, 15, 30))
     assert [(e.kind, e.at, e.to, e.team) for e in escalation.events] == [
         (ESCALATED, at(BERLIN, 2026, 11, 2, 14, 30), "boss", "emea"),
@@ -306,3 +309,18 @@ def test_an_unlisted_starter_counts_the_agreements_hours_for_its_steps() -> None
         (ESCALATED, at(BERLIN, 2026, 11, 3, 9, 30)),
         (REASSIGN, at(BERLIN, 2026, 11, 3, 10, 30)),
     )
+
+
+def test_breaches_and_steps_are_counted_by_the_owners_team() -> None:
+    judge = Judge([laddered("agreement", "30m")], owners(person("rep"), person("alt")))
+    state = lead_state([stage_event("lead-7", "mql", at(BERLIN, 2026, 11, 2, 13), id="m", owner_id="rep")])
+    labels = {"handoff": "mql_follow_up", "agreement": "2026-H2", "team": "emea"}
+
+    def value(name: str, **extra: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, {**labels, **extra}) or 0.0
+
+    before = (value("leadflow_sla_breaches_total"), value("leadflow_sla_escalations_total", step="reassign"))
+    for event in sla_step(state, frozenset(), judge, FAR).events:
+        count(event)
+    after = (value("leadflow_sla_breaches_total"), value("leadflow_sla_escalations_total", step="reassign"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1.0, 1.0)
