@@ -40,11 +40,22 @@ SINK_SECONDS = Histogram(
 SINK_PENDING = Gauge("leadflow_sink_pending_rows", "Rows waiting for the store", registry=REGISTRY)
 
 SLA_LABELS = ["handoff", "agreement"]
-SLA_BREACHES = Counter("leadflow_sla_breaches_total", "Handoff clocks breached", SLA_LABELS, registry=REGISTRY)
+SLA_BREACHES = Counter(
+    "leadflow_sla_breaches_total",
+    "Handoff clocks breached, by the owner's team (none: in no team)",
+    [*SLA_LABELS, "team"],
+    registry=REGISTRY,
+)
 SLA_WARNINGS = Counter(
     "leadflow_sla_warnings_total", "Handoff clocks past their warning", SLA_LABELS, registry=REGISTRY
 )
 SLA_MET = Counter("leadflow_sla_met_total", "Handoff clocks met", SLA_LABELS, registry=REGISTRY)
+SLA_ESCALATIONS = Counter(
+    "leadflow_sla_escalations_total",
+    "Escalation steps of breached clocks, by step (manager, reassign) and the owner's team (none: in no team)",
+    [*SLA_LABELS, "team", "step"],
+    registry=REGISTRY,
+)
 SLA_OPEN = Gauge(
     "leadflow_sla_open_clocks", "Leads with a handoff clock still to judge, on this worker", registry=REGISTRY
 )

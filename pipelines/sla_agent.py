@@ -17,14 +17,29 @@ from pipelines.core.codec import from_ms, sla_from_bytes, sla_to_bytes, to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.lead import LeadSnapshot, LeadState
 from pipelines.core.messages import to_check_message, to_sla_message
-from pipelines.core.sla import BREACHED, MET, WARNING, Judge
+from pipelines.core.sla import BREACHED, ESCALATED, MET, REASSIGN, WARNING, Judge, SlaEvent
 from pipelines.core.steps import SlaEffects, sla_step
 from pipelines.decoded import put
 from pipelines.sink import RowBatch
 
 log = logging.getLogger(__name__)
 TICK_CHUNK = 1000
-COUNTERS = {WARNING: metrics.SLA_WARNINGS, BREACHED: metrics.SLA_BREACHES, MET: metrics.SLA_MET}
+COUNTERS = {WARNING: metrics.SLA_WARNINGS, MET: metrics.SLA_MET}
+STEPS = {ESCALATED: "manager", REASSIGN: "reassign"}
+
+
+def count(event: SlaEvent) -> None:
+    """Count a published SLA event; a breach or an escalation by its owner's team, a set the owners file bounds."""
+    clock, team = event.clock, event.team or "none"
+    if event.kind in STEPS:
+        metrics.SLA_ESCALATIONS.labels(clock.handoff, clock.agreement, team, STEPS[event.kind]).inc()
+        return
+    if event.kind == BREACHED:
+        metrics.SLA_BREACHES.labels(clock.handoff, clock.agreement, team).inc()
+        return
+    COUNTERS[event.kind].labels(clock.handoff, clock.agreement).inc()
+    if event.kind == MET and clock.business_seconds is not None:
+        metrics.SLA_BUSINESS_SECONDS.labels(clock.handoff).observe(clock.business_seconds)
 
 
 class HasRows(Protocol):
@@ -63,9 +78,7 @@ class SlaShell:
         for event in effects.events:
             message = to_sla_message(event)
             await self.sla_topic.send(key=message.key, value=message.value)
-            COUNTERS[event.kind].labels(event.clock.handoff, event.clock.agreement).inc()
-            if event.kind == MET and event.clock.business_seconds is not None:
-                metrics.SLA_BUSINESS_SECONDS.labels(event.clock.handoff).observe(event.clock.business_seconds)
+            count(event)
         (rows or self.checkpoint.rows).add_sla_events(effects.events, now)
         key = lead_id.encode()
         stored = self.table.get(key)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from decimal import Decimal
+from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.events import FUNNEL, Stage
 
@@ -123,24 +124,49 @@ class StopsOn(Strict):
         return self
 
 
+def business_duration(value: str) -> str:
+    """Return a positive business duration like 30m, 4h or 5d, or raise ValueError."""
+    match = DURATION.fullmatch(value)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError("expected a positive business duration like 30m, 4h or 5d")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(business_duration)]
+
+
+class EscalationStep(Strict):
+    """One rung of a handoff's escalation ladder: `after` business time past the deadline, escalate `to`."""
+
+    after: Duration
+    to: Literal["manager", "reassign"]
+
+
+def _ladder(steps: tuple[EscalationStep, ...]) -> tuple[EscalationStep, ...]:
+    """Check that a ladder's steps come later one after the other and that each kind of step appears once."""
+    targets = [s.to for s in steps]
+    if len(set(targets)) != len(targets):
+        raise ValueError("each `to` may appear once")
+    units = {s.after[-1] == "d" for s in steps}
+    if len(units) > 1:  # a business day's length depends on the calendar a clock counts with
+        raise ValueError("use days for every step, or hours and minutes for every step, not both")
+    amounts = [int(s.after[:-1]) * (60 if s.after.endswith("h") else 1) for s in steps]
+    if any(later <= earlier for earlier, later in pairwise(amounts)):
+        raise ValueError("after must increase from one step to the next")
+    return steps
+
+
 class Handoff(Strict):
     """A handoff promise: a clock from `starts_on` to `stops_on`, due `within` business time."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     starts_on: StartsOn
     stops_on: StopsOn
-    within: str
+    within: Duration
     warn_at: Annotated[float, Field(gt=0, lt=1)] | None = None
     # whose business time the clock counts: the agreement's hours, or those of the lead's owner when it starts
     clock: Literal["agreement", "owner"] = "agreement"
-
-    @field_validator("within")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        match = DURATION.fullmatch(value)
-        if not match or int(match.group(1)) == 0:
-            raise ValueError("expected a positive business duration like 30m, 4h or 5d")
-        return value
+    escalate: Annotated[tuple[EscalationStep, ...], AfterValidator(_ladder)] = ()
 
 
 class ConversionAlerts(Strict):

@@ -30,7 +30,8 @@ def report_tables(report: dict[str, Any]) -> Group:
     if not report.get("sla"):
         return Group(counts)
     sla = Table(title="SLA handoffs (clocks started in the window)", title_justify="left")
-    for column in ("handoff", "started", "met", "breached", "open", "compliance", "p50", "p90"):
+    columns = ("handoff", "started", "met", "breached", "open", "compliance", "p50", "p90", "escalated", "reassign")
+    for column in columns:
         sla.add_column(column, justify="left" if column == "handoff" else "right", no_wrap=column == "handoff")
     for name, line in report["sla"].items():
         sla.add_row(
@@ -39,6 +40,7 @@ def report_tables(report: dict[str, Any]) -> Group:
             _pct(line["compliance"]),
             _duration(line["p50_business_seconds"]),
             _duration(line["p90_business_seconds"]),
+            *(str(line[k]) for k in ("escalated", "reassign_suggested")),
         )
     return Group(counts, sla)
 

@@ -8,11 +8,12 @@ shown, with `calendar: null` and its overdue time in wall-clock seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from pipelines.core.calendar import BusinessCalendar
-from pipelines.core.sla import Clock, Judge
+from pipelines.core.sla import STEP_KINDS, Clock, Judge
 from schemas.agreement import Agreement, Handoff
 from schemas.owners import Owner
 from services.report_sql import stored_time
@@ -78,9 +79,21 @@ def clock_section(
         "within": handoff.within if handoff else None,
         "calendar": calendar_of(agreement, judge.owners.get(counted) if counted else None) if agreement else None,
         **judgement(clock, calendar, as_of),
+        "escalations": _escalations(judge, agreement, handoff, clock, starter),
         "stopped_by": _stopped_by(clock, handoff, events),
         "sla_events": [_published(r) for r in sla_rows if _of_clock(r, clock.handoff, clock.episode)],
     }
+
+
+def _escalations(
+    judge: Judge, agreement: Agreement | None, handoff: Handoff | None, clock: Clock, starter: str | None
+) -> list[dict[str, Any]]:
+    """Return the steps of the handoff's escalation ladder that the clock reaches (stops after), with their moments."""
+    if agreement is None or handoff is None:
+        return []
+    due = replace(clock, escalations=judge.escalations(agreement, handoff, clock.deadline, starter)).moments()
+    steps = [(s.to, STEP_KINDS[s.to]) for s in handoff.escalate]
+    return [{"to": to, "kind": kind, "at": at(due[kind])} for to, kind in steps if kind in due]
 
 
 def calendar_of(agreement: Agreement, owner: Owner | None = None) -> dict[str, Any]:

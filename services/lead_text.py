@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 EVENT, CLOCK, PUBLISHED, DEAD_LETTER = 0, 1, 2, 3  # at the same instant: the event, what it did to a clock, ...
-START, STOP, WARN, DEADLINE = "┬", "┴", "╎", "┼"
+START, STOP, WARN, DEADLINE, ESCALATION = "┬", "┴", "╎", "┼", "╪"
+STEP_TEXT = {"manager": "escalated to the team's manager", "reassign": "reassignment suggested"}
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,9 @@ def _clock_items(number: int, clock: dict[str, Any], as_of: str) -> Iterator[Ite
         passed = " passed" if clock["deadline"] < as_of else ""
         text = f"[red]clock {safe(name)}: deadline{passed}[/red]"
         yield Item(clock["deadline"], CLOCK, text, clock=number, mark=DEADLINE, step=2)
+    for step in clock["escalations"]:
+        text = f"[red]clock {safe(name)}: {STEP_TEXT[step['to']]}[/red]"
+        yield Item(step["at"], CLOCK, text, clock=number, mark=ESCALATION, step=2)
     if stopped is not None:
         late = " after its deadline" if stopped > clock["deadline"] else ", in time"
         text = f"clock {safe(name)} stops{safe(_by(clock))}{late}"

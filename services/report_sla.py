@@ -8,6 +8,7 @@ from typing import Any
 
 from pipelines.core.calendar import BusinessCalendar
 from pipelines.core.funnel import sla_section
+from pipelines.core.sla import ESCALATED, REASSIGN
 from pipelines.store.client import Store
 from schemas.agreement import Agreement
 from schemas.owners import OwnersFile
@@ -16,11 +17,21 @@ from services.report_sql import TS, stored_time
 NO_OWNER = "(no owner)"
 NO_TEAM = "(no team)"
 WORST_BREACHES = 10
-_NOTHING = (0, 0, 0, 0, [0.0, 0.0])
+_NOTHING = (0, 0, 0, 0, [0.0, 0.0], 0, 0)
+# Per clock, whether each escalation step was published with its moment by as_of: a step falls only while the
+# clock runs, so its event is the record that the clock reached it (sla_events keeps each once per clock).
+_STEPS = f"""
+    SELECT lead_id, handoff, episode,
+           countIf(kind = '{ESCALATED}' AND due_at <= {{as_of:{TS}}}) AS escalated,
+           countIf(kind = '{REASSIGN}' AND due_at <= {{as_of:{TS}}}) AS reassign_suggested
+    FROM sla_events FINAL
+    WHERE kind IN ('{ESCALATED}', '{REASSIGN}')
+    GROUP BY lead_id, handoff, episode
+"""
 
 
 def _judged(store: Store, params: dict[str, Any], keys: str) -> list[tuple[Any, ...]]:
-    """Clocks started in the window grouped by `keys`: started, met, breached, stopped, p50/p90 of stopped ones."""
+    """Clocks started in the window grouped by `keys`: started, met, breached, stopped, p50/p90, steps reached."""
     met = f"stopped_at IS NOT NULL AND stopped_at <= deadline AND stopped_at <= {{as_of:{TS}}}"
     stopped = f"stopped_at IS NOT NULL AND stopped_at <= {{as_of:{TS}}}"
     return store.query(
@@ -28,8 +39,9 @@ def _judged(store: Store, params: dict[str, Any], keys: str) -> list[tuple[Any, 
         SELECT {keys}, count(), countIf({met}),
                countIf({{as_of:{TS}}} > deadline AND NOT (stopped_at IS NOT NULL AND stopped_at <= deadline)),
                countIf({stopped}),
-               quantilesExactInclusiveIf(0.5, 0.9)(assumeNotNull(business_seconds), {stopped})
-        FROM sla_clocks
+               quantilesExactInclusiveIf(0.5, 0.9)(assumeNotNull(business_seconds), {stopped}),
+               sum(steps.escalated), sum(steps.reassign_suggested)
+        FROM sla_clocks LEFT JOIN ({_STEPS}) AS steps USING (lead_id, handoff, episode)
         WHERE started_at >= {{start:{TS}}} AND started_at < {{end:{TS}}}
         GROUP BY {keys}
         """,

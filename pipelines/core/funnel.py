@@ -42,7 +42,15 @@ def window_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, dat
     )
 
 
-def sla_section(started: int, met: int, breached: int, stopped: int, quantiles: Sequence[float]) -> dict[str, Any]:
+def sla_section(
+    started: int,
+    met: int,
+    breached: int,
+    stopped: int,
+    quantiles: Sequence[float],
+    escalated: int = 0,
+    reassign_suggested: int = 0,
+) -> dict[str, Any]:
     """One handoff's line of the `sla` section; `open` clocks are neither met nor breached."""
     p50, p90 = (None, None) if stopped == 0 else (round(float(quantiles[0]), 3), round(float(quantiles[1]), 3))
     return {
@@ -53,4 +61,6 @@ def sla_section(started: int, met: int, breached: int, stopped: int, quantiles: 
         "compliance": ratio(int(met), int(met) + int(breached)),
         "p50_business_seconds": p50,
         "p90_business_seconds": p90,
+        "escalated": int(escalated),
+        "reassign_suggested": int(reassign_suggested),
     }

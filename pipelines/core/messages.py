@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import orjson
 
 from pipelines.core.model import Invalid
-from pipelines.core.sla import MET, SlaEvent
+from pipelines.core.sla import ESCALATED, MET, REASSIGN, SlaEvent
 
 SLA_SOURCE = "/leadflow/sla"
+ADDRESSEE = {ESCALATED: "escalated_to", REASSIGN: "suggested_owner_id"}  # the payload field naming who a step is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ def _iso(instant: datetime | None) -> str | None:
 
 
 def to_sla_message(event: SlaEvent) -> KafkaMessage:
-    """Return the CloudEvent of a warning, breach or met clock, keyed by lead."""
+    """Return the CloudEvent of a warning, breach, met clock or escalation step, keyed by lead."""
     clock = event.clock
     data: dict[str, object] = {
         "lead_id": event.lead_id,
@@ -40,6 +41,9 @@ def to_sla_message(event: SlaEvent) -> KafkaMessage:
     if event.kind == MET:
         data["business_seconds"] = clock.business_seconds
         data["stopped_at"] = _iso(clock.stopped_at)
+    elif event.kind in ADDRESSEE:
+        data["team"] = event.team
+        data[ADDRESSEE[event.kind]] = event.to
     envelope = {
         "specversion": "1.0",
         "id": event.id,

@@ -13,14 +13,17 @@ from zoneinfo import ZoneInfo
 from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, parse_within
 from pipelines.core.lifecycle import Lifecycle, Move, StageEntry
 from schemas.agreement import Agreement, Handoff
-from schemas.owners import Owner, OwnersFile
+from schemas.owners import Owner, OwnersFile, Team
 
 WARNING, BREACHED, MET = "sla.warning", "sla.breached", "sla.met"
+ESCALATED, REASSIGN = "sla.escalated", "sla.reassign_suggested"
+STEP_KINDS = {"manager": ESCALATED, "reassign": REASSIGN}  # an escalation step's `to`, and the event it publishes
 JUST_AFTER = timedelta(milliseconds=1)
 EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afresh
 MAX_ABSENCES = 1_000  # absences of one owner a judge counts from crm.owner_away events; later ones are not counted
 Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning instant, business seconds to the stop
+Escalations = tuple[tuple[str, datetime], ...]  # (event kind, instant) of each step of a handoff's ladder
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Clock:
     stopped_at: datetime | None
     business_seconds: float | None
     owner_id: str | None
+    escalations: Escalations = ()
 
     @property
     def met(self) -> bool:
@@ -61,17 +65,22 @@ class Clock:
             due[MET] = self.stopped_at
         else:
             due[BREACHED] = self.deadline + JUST_AFTER
+        for kind, at in self.escalations:
+            if self.stopped_at is None or self.stopped_at > at:
+                due[kind] = at
         return due
 
 
 @dataclass(frozen=True, slots=True)
 class SlaEvent:
-    """A warning, breach or met clock to publish."""
+    """A warning, breach, met clock or escalation step to publish."""
 
     kind: str
     lead_id: str
     clock: Clock
     at: datetime
+    to: str | None = None  # an escalation's addressee: the manager, or the suggested next owner (None: nobody)
+    team: str | None = None  # a breach's or step's team: that of the lead's owner at its instant (None: in none)
 
     @property
     def id(self) -> str:
@@ -90,6 +99,9 @@ class Judge:
     def __init__(self, agreements: Sequence[Agreement], owners: OwnersFile | None = None) -> None:
         self.agreements = tuple(agreements)
         self.owners = {o.id: o for o in owners.owners} if owners is not None else {}
+        self.teams = {m: t for t in owners.teams for m in t.members} if owners is not None else {}
+        self._named = {a.name: a for a in self.agreements}
+        self._escalations: dict[tuple[str, str, str | None, datetime], Escalations] = {}
         self._timings: dict[tuple[str, str, str | None, datetime, datetime | None], Timing] = {}
         self._owner_calendars: dict[tuple[str, str], BusinessCalendar] = {}
         self._within: dict[tuple[str, str, str | None], int] = {}
@@ -110,6 +122,18 @@ class Judge:
     def calendar(self, agreement: Agreement) -> BusinessCalendar:
         """Return an agreement's business calendar."""
         return self._calendars[agreement.name]
+
+    def agreement_named(self, name: str) -> Agreement | None:
+        """Return the agreement of a name, if the judge has it."""
+        return self._named.get(name)
+
+    def team_of(self, owner_id: str | None) -> Team | None:
+        """Return the team an owner is a member of (None: no owner, or in no team)."""
+        return self.teams.get(owner_id) if owner_id is not None else None
+
+    def owner_calendar(self, agreement: Agreement, owner_id: str) -> BusinessCalendar:
+        """Return a listed owner's calendar under an agreement: own hours and zone, less absences and holidays."""
+        return self._counted_calendar(agreement, owner_id)
 
     def clock_owner(self, handoff: Handoff, owner_id: str | None) -> str | None:
         """Return the owner whose calendar a clock counts (None: the agreement's), given its owner at the start."""
@@ -146,6 +170,7 @@ class Judge:
         if owner_id in self.owners:  # its calendar and every timing counted on it are stale
             self._owner_calendars = {k: v for k, v in self._owner_calendars.items() if k[0] != owner_id}
             self._timings.clear()
+            self._escalations.clear()
         return "counted"
 
     def within(self, agreement: Agreement, handoff: Handoff, owner_id: str | None = None) -> int:
@@ -186,6 +211,29 @@ class Judge:
             if len(self._timings) >= TIMINGS_KEPT:
                 self._timings.clear()
             self._timings[key] = found
+        return found
+
+    def escalations(
+        self, agreement: Agreement, handoff: Handoff, deadline: datetime, owner_id: str | None = None
+    ) -> Escalations:
+        """Return when each step of a handoff's ladder falls: its `after` in business time past the deadline.
+
+        Counted on the clock's own calendar (an owner clock: the owner's hours), `Nd` in days of that calendar.
+        """
+        if not handoff.escalate:
+            return ()
+        counted = self.clock_owner(handoff, owner_id)
+        key = (agreement.name, handoff.name, counted, deadline)
+        found = self._escalations.get(key)
+        if found is None:
+            calendar = self._counted_calendar(agreement, counted)
+            found = tuple(
+                (STEP_KINDS[step.to], calendar.add(deadline, parse_within(step.after, calendar.day_seconds)))
+                for step in handoff.escalate
+            )
+            if len(self._escalations) >= TIMINGS_KEPT:
+                self._escalations.clear()
+            self._escalations[key] = found
         return found
 
 
@@ -262,9 +310,10 @@ def _clock(
     starter = owners.at(entry.entered_at)
     try:
         deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, starter)
+        escalations = judge.escalations(agreement, handoff, deadline, starter)
     except NoBusinessTime:  # an owner away for the next ten years: the agreement's hours count
-        starter = None
         deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, None)
+        escalations = judge.escalations(agreement, handoff, deadline, None)
     owner = owners.at(stopped_at)
     return Clock(
         handoff=handoff.name,
@@ -276,6 +325,7 @@ def _clock(
         stopped_at=stopped_at,
         business_seconds=business_seconds,
         owner_id=owner,
+        escalations=escalations,
     )
 
 

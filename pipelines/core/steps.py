@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipelines.core.escalation import addressed
 from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
 from pipelines.core.lead import LeadSnapshot, LeadState, apply_event, snapshot
 from pipelines.core.model import Event
@@ -71,6 +72,7 @@ class SlaEffects:
 def sla_step(state: LeadState, published: frozenset[str], judge: Judge, now: datetime) -> SlaEffects:
     """Judge a lead's clocks at `now` (wall clock live, event time in a replay): what falls due is published once."""
     derived = snapshot(state, judge)
-    events = tuple(due_events(state.lead_id, derived.clocks, published, now))
+    due = due_events(state.lead_id, derived.clocks, published, now)
+    events = tuple(addressed(e, state.moves, derived.clocks, judge) for e in due)
     marked = published | {e.clock.marker(e.kind) for e in events}
     return SlaEffects(frozenset(marked), events, next_due(derived.clocks, marked), derived)

@@ -6,11 +6,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 
-def around_the_clock(folder: Path, now: datetime, name: str, warn_at: float | None = None) -> Path:
-    """Write an agreement in force now, in a zone where it is about noon, whose MQL follow-up is due in 1m."""
+def noon_zone(now: datetime) -> str:
+    """Return a time zone where it is about noon at `now`: a day's business hours are far away either side."""
     offset = 12 - now.hour
-    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def around_the_clock(
+    folder: Path, now: datetime, name: str, warn_at: float | None = None, escalate: str | None = None
+) -> Path:
+    """Write an agreement in force now, in a zone where it is about noon, whose MQL follow-up is due in 1m.
+
+    `escalate`: the handoff's ladder as a YAML flow sequence.
+    """
+    zone = noon_zone(now)
     warning = f"\n    warn_at: {warn_at}" if warn_at is not None else ""
+    warning += f"\n    escalate: {escalate}" if escalate is not None else ""
     folder.mkdir()
     (folder / f"{name}.yaml").write_text(
         f"""

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.kafka_fixture import LocalKafka
 from tests.integration.processes import REPO, Worker, base_env, leadflow, leadflow_json, produce_lines, wait_until
-from tests.unit.factories import away_event, owner_event, stage_event
+from tests.unit.factories import activity_event, away_event, owner_event, stage_event
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +101,51 @@ def test_an_absence_sent_as_an_event_counts_as_one_in_the_file_even_when_it_come
     story = leadflow_json(["lead", "lead-1", "--format", "json", "--as-of", "2026-11-05T00:00:00+01:00"], env, tmp_path)
     (clock,) = story["clocks"]
     assert datetime.fromisoformat(clock["deadline"]) == datetime(2026, 11, 4, 15, tzinfo=BERLIN)  # as with the file
+
+
+def test_replay_publishes_each_escalation_step_at_its_moment_unless_the_clock_stopped(tmp_path: Path) -> None:
+    agreements = tmp_path / "agreements"
+    agreements.mkdir()
+    ladder = "    within: 4h\n    clock: owner\n    escalate: [{after: 1h, to: manager}, {after: 2h, to: reassign}]\n"
+    text = (REPO / "agreements" / "2026-H2.yaml").read_text(encoding="utf-8")
+    (agreements / "2026-H2.yaml").write_text(text.replace("    within: 4h\n", ladder))
+    (tmp_path / "owners.yaml").write_text(OWNERS, encoding="utf-8")
+    env = base_env(
+        LEADFLOW_STORE=f"chdb:{tmp_path / 'store'}",
+        LEADFLOW_AGREEMENTS=str(agreements),
+        LEADFLOW_OWNERS=str(tmp_path / "owners.yaml"),
+    )
+    start = datetime(2026, 11, 2, 15, tzinfo=BERLIN)  # rep-01's clocks: due Wednesday 15:00 (away Tuesday)
+    lines = [
+        owner_event("lead-1", "rep-01", start - timedelta(minutes=5), id="o1"),
+        stage_event("lead-1", "mql", start, id="m1"),
+        owner_event("lead-2", "rep-01", start - timedelta(minutes=5), id="o2"),
+        stage_event("lead-2", "mql", start, id="m2"),
+        # lead-2's follow-up comes after its deadline, before the first step (Wednesday 16:00)
+        activity_event("lead-2", datetime(2026, 11, 4, 15, 30, tzinfo=BERLIN), automated=False, id="a2"),
+        stage_event("lead-9", "lead", datetime(2026, 11, 6, 12, tzinfo=BERLIN), id="later"),  # time moves on
+    ]
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    assert leadflow_json(["replay", str(tmp_path / "events.jsonl"), "--no-progress"], env, tmp_path)["leads"] == 3
+    as_of = ["--as-of", "2026-11-07T00:00:00+01:00"]
+    steps = {}
+    for lead in ("lead-1", "lead-2"):
+        (clock,) = leadflow_json(["lead", lead, "--format", "json", *as_of], env, tmp_path)["clocks"]
+        steps[lead] = {e["kind"]: datetime.fromisoformat(e["due_at"]) for e in clock["sla_events"]}
+    # 1h of rep-01's time past Wednesday 15:00 is 16:00, 2h its closing at 17:00 (rep-01 works 13:00-17:00)
+    assert steps["lead-1"] == {
+        "sla.warning": datetime(2026, 11, 4, 14, tzinfo=BERLIN),
+        "sla.breached": datetime(2026, 11, 4, 15, tzinfo=BERLIN) + timedelta(milliseconds=1),
+        "sla.escalated": datetime(2026, 11, 4, 16, tzinfo=BERLIN),
+        "sla.reassign_suggested": datetime(2026, 11, 4, 17, tzinfo=BERLIN),
+    }
+    assert set(steps["lead-2"]) == {"sla.warning", "sla.breached"}
+    month = ["report", "--month", "2026-11", *as_of, "--format", "json"]
+    line = leadflow_json(month, env, tmp_path)["sla"]["mql_follow_up"]
+    assert (line["breached"], line["escalated"], line["reassign_suggested"]) == (2, 1, 1)
+    early = ["report", "--month", "2026-11", "--as-of", "2026-11-04T16:30:00+01:00", "--format", "json"]
+    line = leadflow_json(early, env, tmp_path)["sla"]["mql_follow_up"]
+    assert (line["escalated"], line["reassign_suggested"]) == (1, 0)
 
 
 def _deadline(store: Any, lead: str) -> datetime | None:

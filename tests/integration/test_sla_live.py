@@ -106,6 +106,7 @@ def test_handoff_clocks_publish_each_sla_event_once_across_a_restart(
     assert replayed["sla"]["mql_follow_up"] == {
         "started": 5, "met": 3, "breached": 2, "open": 0, "compliance": 0.6,
         "p50_business_seconds": 22.0, "p90_business_seconds": 64.0,
+        "escalated": 0, "reassign_suggested": 0,
     }  # fmt: skip
     live = Worker(env, tmp_path, "worker-3").start()
     try:

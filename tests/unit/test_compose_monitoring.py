@@ -103,11 +103,27 @@ def test_sla_breaches_route_to_the_sales_webhook_grouped_by_handoff() -> None:
                 "alertname=LeadflowWorkerDown", "team=ops", "instance=worker-1:6066")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     config = yaml.safe_load(ALERTMANAGER.read_text())
+    managers = next(r for r in config["route"]["routes"] if r["receiver"] == "leadflow-sla-managers")
+    assert managers["group_by"] == ["alertname", "owner_team"]
     sla_route = next(r for r in config["route"]["routes"] if r["receiver"] == "leadflow-sla")
-    assert sla_route["group_by"] == ["alertname", "handoff"]
+    assert sla_route["group_by"] == ["alertname", "handoff", "owner_team"]
     assert sla_route["repeat_interval"] in ("12h", "24h") and sla_route["group_interval"] == "5m"
     receivers = {r["name"]: r for r in config["receivers"]}
     assert receivers["leadflow-sla"]["webhook_configs"][0]["url"].startswith("http://webhook-receiver:")
+
+
+def test_sla_escalations_route_to_the_managers_grouped_by_team_and_breaches_to_the_owners() -> None:
+    amtool = _tool("amtool")
+    common = ["config", "routes", "test", f"--config.file={ALERTMANAGER}"]
+    escalation = ["alertname=LeadflowSlaEscalated", "team=sales", "severity=page", "handoff=mql_follow_up"]
+    for team in ("emea", "amer", "none"):
+        done = _run(amtool, *common, "--verify.receivers=leadflow-sla-managers", *escalation, f"owner_team={team}")
+        assert done.returncode == 0, done.stdout + done.stderr
+    breach = ["alertname=LeadflowSlaBreach", "team=sales", "severity=page", "handoff=mql_follow_up", "owner_team=emea"]
+    done = _run(amtool, *common, "--verify.receivers=leadflow-sla-managers", *breach)
+    assert done.returncode != 0, "a breach went to the managers"
+    done = _run(amtool, *common, "--verify.receivers=leadflow-sla", *breach)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_clickhouse_users_give_grafana_read_only_access() -> None:

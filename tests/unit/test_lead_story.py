@@ -266,3 +266,34 @@ def test_durations_read_as_people_say_them() -> None:
     assert duration(18000) == "5h 00m"
     assert duration(timedelta(days=2, hours=3).total_seconds(), days=True) == "2d 3h 00m"
     assert duration(timedelta(days=2, hours=3).total_seconds()) == "51h 00m"
+
+
+def test_a_clock_shows_the_escalation_steps_it_reaches_on_its_timeline() -> None:
+    handoffs = list(H2.handoffs)
+    ladder = [{"after": "1h", "to": "manager"}, {"after": "3h", "to": "reassign"}]
+    handoffs[0] = handoffs[0].model_validate({**handoffs[0].model_dump(), "escalate": ladder})
+    judge = Judge([H2.model_copy(update={"handoffs": tuple(handoffs)})])
+    told = {(c["handoff"], c["episode"]): c for c in build_story(ROWS, judge, utc(5, 14).replace(tzinfo=UTC))["clocks"]}
+    # A: due Mon 13:00 Berlin, stopped Tue 10:00 Berlin; 1h past is 14:00 Berlin, 3h past is 16:00
+    assert told[("mql_follow_up", 1)]["escalations"] == [
+        {"to": "manager", "kind": "sla.escalated", "at": "2026-11-02T13:00:00.000+00:00"},
+        {"to": "reassign", "kind": "sla.reassign_suggested", "at": "2026-11-02T15:00:00.000+00:00"},
+    ]
+    assert told[("sql_to_opportunity", 1)]["escalations"] == []
+    console = Console(record=True, width=220, color_system=None)
+    print_story(build_story(ROWS, judge, utc(5, 14).replace(tzinfo=UTC)), console)
+    lines = console.export_text().splitlines()
+    column = next(line for line in lines if "┃ clocks" in line).index("clocks")
+    marks = [line[column : column + 3] for line in lines if "clock C mql_follow_up (episode 2): escalated" in line]
+    assert marks == ["  ╪"]
+    assert any("clock A mql_follow_up (episode 1): reassignment suggested" in line for line in lines)
+
+
+def test_a_step_after_the_clock_stopped_is_not_reached() -> None:
+    handoffs = list(H2.handoffs)
+    late = [{"after": "1d", "to": "manager"}]  # Tue 13:00 Berlin, after A stopped at 10:00
+    handoffs[0] = handoffs[0].model_validate({**handoffs[0].model_dump(), "escalate": late})
+    judge = Judge([H2.model_copy(update={"handoffs": tuple(handoffs)})])
+    told = {(c["handoff"], c["episode"]): c for c in build_story(ROWS, judge, utc(6, 14).replace(tzinfo=UTC))["clocks"]}
+    assert told[("mql_follow_up", 1)]["escalations"] == []
+    assert [s["at"] for s in told[("mql_follow_up", 2)]["escalations"]] == ["2026-11-06T12:00:00.000+00:00"]

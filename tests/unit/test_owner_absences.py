@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from pipelines import absences
 from pipelines.core import sla
-from pipelines.core.lead import apply_event
+from pipelines.core.lead import apply_event, snapshot
 from pipelines.core.messages import from_check_message, is_restate, to_check_message, to_restate_message
 from pipelines.core.model import Event, Invalid
 from pipelines.core.sla import Judge
 from pipelines.core.validate import parse_event
+from schemas.agreement import Agreement
 from schemas.owners import OwnersFile
 from tests.unit.factories import away_event, stage_event
 from tests.unit.test_owner_calendars import BERLIN, OWNERS, _agreement, _clock, at
@@ -129,3 +130,24 @@ def test_the_leads_restated_are_those_that_ever_had_the_owner() -> None:
 
     states = [lead("lead-1", "rep-01"), lead("lead-2", "rep-02"), lead("lead-3", "rep-01")]
     assert list(absences.ever_owned_by(states, "rep-01")) == ["lead-1", "lead-3"]  # type: ignore[arg-type]
+
+
+def test_steps_that_find_no_business_time_of_the_owner_count_the_agreements_hours_too() -> None:
+    ladder = _agreement().model_dump(by_alias=True)
+    ladder["handoffs"][0]["escalate"] = [{"after": "1h", "to": "manager"}]
+    judge = Judge([Agreement.model_validate(ladder)], PLAIN)
+    begin = at(BERLIN, 2026, 11, 3, 15, 30)  # just after the deadline (Tuesday 15:00), before the step
+    for n in range(12):
+        judge.add_absence(
+            "rep-01", ("/cal", f"year-{n}"), begin + timedelta(days=366 * n), begin + timedelta(days=366 * (n + 1))
+        )
+    state = apply_event(None, _event(stage_event("lead-1", "mql", MONDAY_3PM, id="m", owner_id="rep-01")))[0]
+    (clock,) = snapshot(state, judge).clocks
+    assert clock.deadline == at(BERLIN, 2026, 11, 3, 11)  # the whole clock on the agreement's 09-17
+    assert [at_ for _kind, at_ in clock.escalations] == [at(BERLIN, 2026, 11, 3, 12)]
+
+
+def _event(raw: bytes) -> Event:
+    event = parse_event(raw)
+    assert isinstance(event, Event)
+    return event

@@ -167,7 +167,10 @@ def test_reasons_are_counted_most_given_first_and_a_missing_one_is_named() -> No
 
 
 def test_sla_per_owner_names_clocks_without_an_owner() -> None:
-    rows = [("mql_follow_up", "", 2, 1, 1, 2, [60.0, 100.0]), ("mql_follow_up", "rep-01", 3, 3, 0, 3, [10.0, 20.0])]
+    rows = [
+        ("mql_follow_up", "", 2, 1, 1, 2, [60.0, 100.0]),
+        ("mql_follow_up", "rep-01", 3, 3, 0, 3, [10.0, 20.0], 0, 0),
+    ]
     section = sla_by_owner(RowsStore(rows), {})
     assert section["mql_follow_up"]["(no owner)"]["compliance"] == 0.5
     assert section["mql_follow_up"]["rep-01"] == {
@@ -178,6 +181,8 @@ def test_sla_per_owner_names_clocks_without_an_owner() -> None:
         "compliance": 1.0,
         "p50_business_seconds": 10.0,
         "p90_business_seconds": 20.0,
+        "escalated": 0,
+        "reassign_suggested": 0,
     }
 
 

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipelines.core.rows import SLA_EVENT_COLUMNS
+from pipelines.core.sla import ESCALATED, REASSIGN
 from pipelines.store.client import ClickHouseStore
 from schemas.owners import OwnersFile
 from services.report_sla import NO_TEAM, sla_by_team
@@ -28,7 +30,9 @@ OWNERS = OwnersFile.model_validate(
     }
 )
 TEAM_OF = {"rep-1": "emea", "rep-2": "emea", "rep-3": "amer"}
-Clock = tuple[str, str, datetime, datetime, datetime | None, float | None]  # handoff, owner, start, deadline, stop
+# handoff, owner, start, deadline, stop, business seconds, moments of the escalation steps (manager, reassign)
+Clock = tuple[str, str, datetime, datetime, datetime | None, float | None, tuple[datetime | None, datetime | None]]
+STEP_KINDS = (ESCALATED, REASSIGN)
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +49,31 @@ def clocks(draw: st.DrawFn) -> Clock:
     stop = draw(st.none() | st.integers(0, 96).map(lambda h: start + timedelta(hours=h)))
     business = None if stop is None else float(draw(st.integers(0, 200_000)))
     owner = draw(st.sampled_from(["rep-1", "rep-2", "rep-3", "rep-9", ""]))
-    return draw(st.sampled_from(["mql_follow_up", "sql_to_opportunity"])), owner, start, deadline, stop, business
+    handoff = draw(st.sampled_from(["mql_follow_up", "sql_to_opportunity"]))
+    first = deadline + timedelta(hours=draw(st.integers(1, 24)))
+    steps = (first, first + timedelta(hours=draw(st.integers(1, 24)))) if draw(st.booleans()) else (None, None)
+    return handoff, owner, start, deadline, stop, business, steps
+
+
+def reached(clock: Clock) -> list[tuple[str, datetime]]:
+    """Return the escalation steps a clock reached (published): those that fell before it stopped."""
+    stop = clock[4]
+    return [(k, at) for k, at in zip(STEP_KINDS, clock[6], strict=True) if at and (stop is None or stop > at)]
 
 
 def _fill(store: ClickHouseStore, drawn: list[Clock]) -> None:
     store._client.command("TRUNCATE TABLE lead_snapshots")
-    rows = []
-    for n, (handoff, owner, start, deadline, stop, business) in enumerate(drawn):
+    store._client.command("TRUNCATE TABLE sla_events")
+    rows, published = [], []
+    for n, (handoff, owner, start, deadline, stop, business, _steps) in enumerate(drawn):
         clock = (handoff, "2026-H2", 1, start, deadline, None, stop, business, owner)
         entries = [(1, "mql", start)]
         rows.append((f"lead-{n}", 1, start, "mql", 1, 1, owner, [], start, entries, [], [clock]))
+        for kind, at in reached(drawn[n]):
+            row = (f"lead-{n}", handoff, 1, kind, f"lead-{n}/{handoff}/1/{kind}", "2026-H2", owner, start, deadline)
+            published.append((*row, stop, None, at, at))
     store.insert("lead_snapshots", rows, SNAPSHOT_COLUMNS)
+    store.insert("sla_events", published, SLA_EVENT_COLUMNS)
 
 
 def brute_force(drawn: list[Clock], as_of: datetime) -> dict[str, dict[str, dict[str, Any]]]:
@@ -79,6 +97,10 @@ def brute_force(drawn: list[Clock], as_of: datetime) -> dict[str, dict[str, dict
             "compliance": None if met + breached == 0 else round(met / (met + breached), 6),
             "p50_business_seconds": round(quantiles[0], 3) if stopped else None,
             "p90_business_seconds": round(quantiles[1], 3) if stopped else None,
+            **{
+                key: sum(1 for c in members for k, at in reached(c) if k == kind and at <= as_of)
+                for key, kind in (("escalated", ESCALATED), ("reassign_suggested", REASSIGN))
+            },
         }
     return section
 

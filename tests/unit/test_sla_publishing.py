@@ -273,6 +273,8 @@ def test_sla_section_with_nothing_started() -> None:
         "compliance": None,
         "p50_business_seconds": None,
         "p90_business_seconds": None,
+        "escalated": 0,
+        "reassign_suggested": 0,
     }
 
 
@@ -311,6 +313,8 @@ def test_sla_section_quantiles_match_numpys_linear_interpolation(
         "compliance": round((stopped - 1) / stopped, 6),
         "p50_business_seconds": p50,
         "p90_business_seconds": p90,
+        "escalated": 0,
+        "reassign_suggested": 0,
     }
 
 
@@ -322,7 +326,8 @@ def test_sla_section_rounds_to_milliseconds_and_ratios_to_six_places() -> None:
 
 
 def test_sla_section_accepts_clickhouse_numbers() -> None:
-    section = sla_section(np.uint64(5), np.uint64(3), np.uint64(1), np.uint64(4), [np.float64(60.5), np.float64(90)])  # type: ignore[arg-type]
+    quantiles = [np.float64(60.5), np.float64(90)]
+    section = sla_section(np.uint64(5), np.uint64(3), np.uint64(1), np.uint64(4), quantiles, np.uint64(2), np.uint64(1))  # type: ignore[arg-type]
     assert section == {
         "started": 5,
         "met": 3,
@@ -331,5 +336,7 @@ def test_sla_section_accepts_clickhouse_numbers() -> None:
         "compliance": 0.75,
         "p50_business_seconds": 60.5,
         "p90_business_seconds": 90.0,
+        "escalated": 2,
+        "reassign_suggested": 1,
     }
     assert all(type(v) in (int, float) for v in section.values())

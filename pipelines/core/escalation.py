@@ -1,0 +1,63 @@
+"""Escalation steps of a handoff clock: who a step is addressed to, worked out when it falls due.
+
+A lead is judged alone (by its partition's worker, or by a replay in event time), and both must publish the same
+events. So everything here is what the lead's own history and the owners file determine at the step's instant:
+the owner then (the last move carrying one, at or before it), that owner's team, and the team's members.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import replace
+from datetime import datetime
+
+from pipelines.core.calendar import BusinessCalendar
+from pipelines.core.lifecycle import Move
+from pipelines.core.sla import BREACHED, ESCALATED, REASSIGN, Clock, Judge, SlaEvent
+
+
+def suggest_owner(
+    candidates: Iterable[str],
+    calendars: Mapping[str, BusinessCalendar],
+    past_owners: Set[str],
+    loads: Mapping[str, int],
+    instant: datetime,
+) -> str | None:
+    """Return the owner to suggest: at work at `instant`, never an owner of the lead, fewest running clocks, then id.
+
+    A candidate without a calendar (not in the owners file) is never at work as far as anyone knows.
+    """
+    eligible = [c for c in candidates if c not in past_owners and c in calendars and calendars[c].is_open(instant)]
+    return min(eligible, key=lambda c: (loads.get(c, 0), c), default=None)
+
+
+def running_clocks(clocks: Sequence[Clock], instant: datetime) -> Counter[str]:
+    """Return the clocks of a lead running at `instant`, counted per owner (contract §5: an owner's load)."""
+    return Counter(
+        c.owner_id
+        for c in clocks
+        if c.owner_id and c.started_at <= instant and (c.stopped_at is None or c.stopped_at > instant)
+    )
+
+
+def addressed(event: SlaEvent, moves: Sequence[Move], clocks: Sequence[Clock], judge: Judge) -> SlaEvent:
+    """Return an SLA event with what routes it: a breach's or a step's team, a step's addressee; others as given.
+
+    The addressee of `sla.escalated` is the team's manager, that of `sla.reassign_suggested` the suggested owner.
+    """
+    if event.kind not in (BREACHED, ESCALATED, REASSIGN):
+        return event
+    carried = [m.owner_id for m in moves if m.owner_id and m.time <= event.at]
+    team = judge.team_of(carried[-1] if carried else None)
+    if team is None:
+        return event
+    if event.kind == BREACHED:
+        return replace(event, team=team.name)
+    if event.kind == ESCALATED:
+        return replace(event, to=team.manager, team=team.name)
+    agreement = judge.agreement_named(event.clock.agreement)
+    listed = [m for m in team.members if m in judge.owners]
+    calendars = {m: judge.owner_calendar(agreement, m) for m in listed} if agreement is not None else {}
+    loads = running_clocks(clocks, event.at)
+    return replace(event, to=suggest_owner(listed, calendars, set(carried), loads, event.at), team=team.name)
