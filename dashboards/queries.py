@@ -87,13 +87,11 @@ def cohort_conversion() -> str:
     return f"SELECT {body}\nFROM lead_snapshots FINAL\nARRAY JOIN entries AS e\nWHERE {in_range('e.entered_at')}"
 
 
-def _leads_entering() -> str:
-    """Return the leads with a stage entry in the range in any snapshot: a cheap superset of the latest ones'."""
-    return f"SELECT lead_id FROM lead_snapshots WHERE arrayExists(x -> {in_range('x.entered_at')}, entries)"
-
-
 def by_source() -> str:
-    """Stage entries in the range by the lead's first-touch source and campaign."""
+    """Stage entries in the range by the lead's first-touch source and campaign.
+
+    lead_first_touch reads one stored row per lead (schemas/sql/004), so the whole of it is a small join side.
+    """
     stages = ", ".join(f"countIf(e.stage = '{s}') AS {s}" for s in FUNNEL)
     return f"""
         SELECT if(f.utm_source = '', '(direct)', f.utm_source) AS source,
@@ -101,7 +99,7 @@ def by_source() -> str:
                {stages},
                {ratio("customer", "lead")} AS lead_to_customer
         FROM stage_entries AS e
-        LEFT JOIN (SELECT * FROM lead_first_touch WHERE lead_id IN ({_leads_entering()})) AS f ON f.lead_id = e.lead_id
+        LEFT JOIN (SELECT lead_id, utm_source, utm_campaign FROM lead_first_touch) AS f ON f.lead_id = e.lead_id
         WHERE {in_range("e.entered_at")}
         GROUP BY source, campaign
         ORDER BY lead DESC, source, campaign
