@@ -61,30 +61,38 @@ def cumulative_conversion() -> str:
 
 
 def _tied_visitors() -> str:
-    """Return the share of the range's distinct visitors who filled a form by its end."""
+    """Return the share of the range's distinct visitors who filled a form by its end.
+
+    visitor_months (schemas/sql/010) holds a row per visitor and month: the range's months give about one row per
+    visitor to group, instead of one per visit; each row's times are tested against the range itself.
+    """
     forms = f"SELECT visitor_key FROM events_by_time WHERE type = 'web.form_submitted' AND time <= {END}"
-    visits = f"FROM events_by_time WHERE type = 'web.visit' AND {in_range('time')}"
-    visitors = f"SELECT visitor_key {visits} GROUP BY visitor_key"
+    months = f"month >= toStartOfMonth({START}) AND month <= toStartOfMonth({END})"
+    visited = f"arrayExists(t -> {in_range('t')}, visits)"
+    visitors = f"SELECT visitor_key FROM visitor_months WHERE {months} AND {visited} GROUP BY visitor_key"
     return f"SELECT {ratio(f'countIf(visitor_key IN ({forms}))', 'count()')} FROM ({visitors})"
 
 
-def _went_on(stage: str) -> str:
-    """Return whether the episode of entry `e` entered `stage` by the end of the range (from the same snapshot)."""
-    return f"arrayExists(x -> x.episode = e.episode AND x.stage = '{stage}' AND x.entered_at <= {END}, entries)"
+def _went_on() -> str:
+    """Return whether the episode of entry `e` entered the stage after e's by the end of the range (same snapshot)."""
+    following = f"transform(e.stage, {list(FUNNEL[:-1])}, {list(FUNNEL[1:])}, '')"
+    return f"arrayExists(x -> x.episode = e.episode AND x.stage = {following} AND x.entered_at <= {END}, entries)"
 
 
 def cohort_conversion() -> str:
     """One row: the share of each stage's entries in the range whose episode went on by the end (`cohort`).
 
     An episode enters each stage at most once (contract §2), so each entry in the range is one episode of the
-    cohort; whether it went on is read from the same snapshot's entries, without grouping every episode.
+    cohort; whether it went on is read from the same snapshot's entries, once per entry, without grouping every
+    episode.
     """
     shares = [f"({_tied_visitors()}) AS visit_to_lead"]
     for a, b in itertools.pairwise(FUNNEL):
         entered = f"e.stage = '{a}'"
-        shares.append(f"{ratio(f'countIf({entered} AND {_went_on(b)})', f'countIf({entered})')} AS {a}_to_{b}")
+        shares.append(f"{ratio(f'countIf({entered} AND went_on)', f'countIf({entered})')} AS {a}_to_{b}")
     body = ",\n       ".join(shares)
-    return f"SELECT {body}\nFROM lead_snapshots FINAL\nARRAY JOIN entries AS e\nWHERE {in_range('e.entered_at')}"
+    entries = f"SELECT e, {_went_on()} AS went_on FROM lead_snapshots FINAL ARRAY JOIN entries AS e"
+    return f"SELECT {body}\nFROM ({entries} WHERE {in_range('e.entered_at')})"
 
 
 def by_source() -> str:

@@ -288,3 +288,28 @@ SELECT
        toDecimal128(0, 6)) AS amount,
     if(type = 'crm.deal_changed', JSONExtractString(payload, 'data', 'currency'), '') AS currency
 FROM events_local;
+
+-- visitor_months_local: this shard's rows of visitor_months
+CREATE TABLE IF NOT EXISTS visitor_months_local ON CLUSTER '{cluster}'
+(
+    month Date,
+    visitor_key UInt128,
+    visits SimpleAggregateFunction(groupUniqArrayArray, Array(DateTime64(3, 'UTC')))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(month)
+ORDER BY visitor_key;
+
+-- visitor_months: every shard's rows, sharded by cityHash64(visitor_key) (one sorting key's rows on one shard)
+CREATE TABLE IF NOT EXISTS visitor_months ON CLUSTER '{cluster}' AS visitor_months_local
+ENGINE = Distributed('{cluster}', currentDatabase(), visitor_months_local, cityHash64(visitor_key));
+
+-- visitor_months_mv: fires on each shard's inserts into its local table
+CREATE MATERIALIZED VIEW IF NOT EXISTS visitor_months_mv ON CLUSTER '{cluster}' TO visitor_months_local AS
+SELECT
+    toStartOfMonth(time) AS month,
+    reinterpretAsUInt128(sipHash128(visitor_id)) AS visitor_key,
+    groupUniqArray(time) AS visits
+FROM events_local
+WHERE type = 'web.visit'
+GROUP BY month, visitor_key;

@@ -59,6 +59,11 @@ def test_an_older_store_gets_its_derived_tables_filled_once(tmp_path: Path) -> N
     store.apply_ddl()
     assert _count(store, "events_by_time") == stored
     assert _first_touches(store, "SELECT * FROM lead_first_touch") == grouped  # now read from lead_first_touches
+    visits = "SELECT DISTINCT visitor_id, time FROM events WHERE type = 'web.visit'"
+    stored = "SELECT DISTINCT visitor_key, arrayJoin(visits) AS time FROM visitor_months"
+    assert store.query(f"SELECT uniqExact(visitor_key), count() FROM ({stored})") == store.query(
+        f"SELECT uniqExact(visitor_id), count() FROM ({visits})"
+    )
     rows = {table: int(store.query(f"SELECT count() FROM {table}")[0][0]) for table in DERIVED_TABLES}
     store.apply_ddl()  # the tables exist now: nothing is filled again
     assert {table: int(store.query(f"SELECT count() FROM {table}")[0][0]) for table in DERIVED_TABLES} == rows
