@@ -61,39 +61,45 @@ def cumulative_conversion() -> str:
 
 
 def _tied_visitors() -> str:
-    """Return the share of the range's distinct visitors who filled a form by its end."""
+    """Return the share of the range's distinct visitors who filled a form by its end.
+
+    visitor_months (schemas/sql/010) holds a row per visitor and month: the range's months give about one row per
+    visitor to group, instead of one per visit; each row's times are tested against the range itself.
+    """
     forms = f"SELECT visitor_key FROM events_by_time WHERE type = 'web.form_submitted' AND time <= {END}"
-    visits = f"FROM events_by_time WHERE type = 'web.visit' AND {in_range('time')}"
-    visitors = f"SELECT visitor_key {visits} GROUP BY visitor_key"
+    months = f"month >= toStartOfMonth({START}) AND month <= toStartOfMonth({END})"
+    visited = f"arrayExists(t -> {in_range('t')}, visits)"
+    visitors = f"SELECT visitor_key FROM visitor_months WHERE {months} AND {visited} GROUP BY visitor_key"
     return f"SELECT {ratio(f'countIf(visitor_key IN ({forms}))', 'count()')} FROM ({visitors})"
 
 
-def _went_on(stage: str) -> str:
-    """Return whether the episode of entry `e` entered `stage` by the end of the range (from the same snapshot)."""
-    return f"arrayExists(x -> x.episode = e.episode AND x.stage = '{stage}' AND x.entered_at <= {END}, entries)"
+def _went_on() -> str:
+    """Return whether the episode of entry `e` entered the stage after e's by the end of the range (same snapshot)."""
+    following = f"transform(e.stage, {list(FUNNEL[:-1])}, {list(FUNNEL[1:])}, '')"
+    return f"arrayExists(x -> x.episode = e.episode AND x.stage = {following} AND x.entered_at <= {END}, entries)"
 
 
 def cohort_conversion() -> str:
     """One row: the share of each stage's entries in the range whose episode went on by the end (`cohort`).
 
     An episode enters each stage at most once (contract §2), so each entry in the range is one episode of the
-    cohort; whether it went on is read from the same snapshot's entries, without grouping every episode.
+    cohort; whether it went on is read from the same snapshot's entries, once per entry, without grouping every
+    episode.
     """
     shares = [f"({_tied_visitors()}) AS visit_to_lead"]
     for a, b in itertools.pairwise(FUNNEL):
         entered = f"e.stage = '{a}'"
-        shares.append(f"{ratio(f'countIf({entered} AND {_went_on(b)})', f'countIf({entered})')} AS {a}_to_{b}")
+        shares.append(f"{ratio(f'countIf({entered} AND went_on)', f'countIf({entered})')} AS {a}_to_{b}")
     body = ",\n       ".join(shares)
-    return f"SELECT {body}\nFROM lead_snapshots FINAL\nARRAY JOIN entries AS e\nWHERE {in_range('e.entered_at')}"
-
-
-def _leads_entering() -> str:
-    """Return the leads with a stage entry in the range in any snapshot: a cheap superset of the latest ones'."""
-    return f"SELECT lead_id FROM lead_snapshots WHERE arrayExists(x -> {in_range('x.entered_at')}, entries)"
+    entries = f"SELECT e, {_went_on()} AS went_on FROM lead_snapshots FINAL ARRAY JOIN entries AS e"
+    return f"SELECT {body}\nFROM ({entries} WHERE {in_range('e.entered_at')})"
 
 
 def by_source() -> str:
-    """Stage entries in the range by the lead's first-touch source and campaign."""
+    """Stage entries in the range by the lead's first-touch source and campaign.
+
+    lead_first_touch reads one stored row per lead (schemas/sql/004), so the whole of it is a small join side.
+    """
     stages = ", ".join(f"countIf(e.stage = '{s}') AS {s}" for s in FUNNEL)
     return f"""
         SELECT if(f.utm_source = '', '(direct)', f.utm_source) AS source,
@@ -101,7 +107,7 @@ def by_source() -> str:
                {stages},
                {ratio("customer", "lead")} AS lead_to_customer
         FROM stage_entries AS e
-        LEFT JOIN (SELECT * FROM lead_first_touch WHERE lead_id IN ({_leads_entering()})) AS f ON f.lead_id = e.lead_id
+        LEFT JOIN (SELECT lead_id, utm_source, utm_campaign FROM lead_first_touch) AS f ON f.lead_id = e.lead_id
         WHERE {in_range("e.entered_at")}
         GROUP BY source, campaign
         ORDER BY lead DESC, source, campaign

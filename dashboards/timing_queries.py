@@ -49,8 +49,8 @@ def time_to_convert() -> str:
 
 def time_by_source() -> str:
     """Return the same per pair and the lead's first-touch source and campaign."""
-    leads = f"SELECT lead_id FROM ({_members()})"
-    touches = f"SELECT lead_id, utm_source, utm_campaign FROM lead_first_touch WHERE lead_id IN ({leads})"
+    # one stored row per lead (schemas/sql/004): joined whole, the members are computed once, not again to filter it
+    touches = "SELECT lead_id, utm_source, utm_campaign FROM lead_first_touch"
     return f"""
         SELECT pair, if(f.utm_source = '', '(direct)', f.utm_source) AS source,
                if(f.utm_campaign = '', '(none)', f.utm_campaign) AS campaign,

@@ -109,18 +109,44 @@ ORDER BY (lead_id, visitor_id, visit_time, visit_source, visit_id);
 CREATE TABLE IF NOT EXISTS first_touch_candidates ON CLUSTER '{cluster}' AS first_touch_candidates_local
 ENGINE = Distributed('{cluster}', currentDatabase(), first_touch_candidates_local, cityHash64(lead_id));
 
-CREATE VIEW IF NOT EXISTS lead_first_touch ON CLUSTER '{cluster}' AS
+-- lead_first_touches_local: this shard's rows of lead_first_touches
+CREATE TABLE IF NOT EXISTS lead_first_touches_local ON CLUSTER '{cluster}'
+(
+    lead_id String,
+    touch SimpleAggregateFunction(min, Tuple(
+        visit_time DateTime64(3, 'UTC'),
+        visit_source String,
+        visit_id String,
+        visitor_id String,
+        url String,
+        referrer String,
+        utm_source String,
+        utm_medium String,
+        utm_campaign String))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY lead_id;
+
+-- lead_first_touches: every shard's rows, sharded by cityHash64(lead_id) (one lead_id's rows on one shard)
+CREATE TABLE IF NOT EXISTS lead_first_touches ON CLUSTER '{cluster}' AS lead_first_touches_local
+ENGINE = Distributed('{cluster}', currentDatabase(), lead_first_touches_local, cityHash64(lead_id));
+
+-- lead_first_touches_mv: fires on each shard's inserts into its local table
+CREATE MATERIALIZED VIEW IF NOT EXISTS lead_first_touches_mv ON CLUSTER '{cluster}' TO lead_first_touches_local AS
+SELECT lead_id, (visit_time, visit_source, visit_id, visitor_id, url, referrer, utm_source, utm_medium, utm_campaign) AS touch
+FROM first_touch_candidates_local;
+
+CREATE OR REPLACE VIEW lead_first_touch ON CLUSTER '{cluster}' AS
 SELECT
     lead_id,
-    argMin(visitor_id, (visit_time, visit_source, visit_id)) AS visitor_id,
-    min(visit_time) AS first_visit_at,
-    argMin(url, (visit_time, visit_source, visit_id)) AS landing_url,
-    argMin(referrer, (visit_time, visit_source, visit_id)) AS referrer,
-    argMin(utm_source, (visit_time, visit_source, visit_id)) AS utm_source,
-    argMin(utm_medium, (visit_time, visit_source, visit_id)) AS utm_medium,
-    argMin(utm_campaign, (visit_time, visit_source, visit_id)) AS utm_campaign
-FROM first_touch_candidates
-GROUP BY lead_id;
+    tupleElement(touch, 'visitor_id') AS visitor_id,
+    tupleElement(touch, 'visit_time') AS first_visit_at,
+    tupleElement(touch, 'url') AS landing_url,
+    tupleElement(touch, 'referrer') AS referrer,
+    toLowCardinality(tupleElement(touch, 'utm_source')) AS utm_source,
+    toLowCardinality(tupleElement(touch, 'utm_medium')) AS utm_medium,
+    toLowCardinality(tupleElement(touch, 'utm_campaign')) AS utm_campaign
+FROM lead_first_touches FINAL;
 
 CREATE VIEW IF NOT EXISTS leads ON CLUSTER '{cluster}' AS
 SELECT s.*, f.visitor_id AS first_visitor_id, f.first_visit_at, f.landing_url, f.referrer,
@@ -277,3 +303,28 @@ ORDER BY (loaded_at, owner_id);
 -- owner_teams: every shard's rows, sharded by cityHash64(loaded_at, owner_id) (one sorting key's rows on one shard)
 CREATE TABLE IF NOT EXISTS owner_teams ON CLUSTER '{cluster}' AS owner_teams_local
 ENGINE = Distributed('{cluster}', currentDatabase(), owner_teams_local, cityHash64(loaded_at, owner_id));
+
+-- visitor_months_local: this shard's rows of visitor_months
+CREATE TABLE IF NOT EXISTS visitor_months_local ON CLUSTER '{cluster}'
+(
+    month Date,
+    visitor_key UInt128,
+    visits SimpleAggregateFunction(groupUniqArrayArray, Array(DateTime64(3, 'UTC')))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(month)
+ORDER BY visitor_key;
+
+-- visitor_months: every shard's rows, sharded by cityHash64(visitor_key) (one sorting key's rows on one shard)
+CREATE TABLE IF NOT EXISTS visitor_months ON CLUSTER '{cluster}' AS visitor_months_local
+ENGINE = Distributed('{cluster}', currentDatabase(), visitor_months_local, cityHash64(visitor_key));
+
+-- visitor_months_mv: fires on each shard's inserts into its local table
+CREATE MATERIALIZED VIEW IF NOT EXISTS visitor_months_mv ON CLUSTER '{cluster}' TO visitor_months_local AS
+SELECT
+    toStartOfMonth(time) AS month,
+    reinterpretAsUInt128(sipHash128(visitor_id)) AS visitor_key,
+    groupUniqArray(time) AS visits
+FROM events_local
+WHERE type = 'web.visit'
+GROUP BY month, visitor_key;

@@ -40,7 +40,11 @@ class Store(Protocol):
 # Tables that a materialized view fills from another table: a store created before one of them existed gets it
 # filled once, from its source, when the DDL creates it (a store from before `events_by_time` keeps its history
 # on the dashboards that read it)
-DERIVED_TABLES: dict[str, str] = {"events_by_time": "events_by_time_mv"}
+DERIVED_TABLES: dict[str, str] = {
+    "events_by_time": "events_by_time_mv",
+    "lead_first_touches": "lead_first_touches_mv",
+    "visitor_months": "visitor_months_mv",
+}
 
 
 def ddl_statements() -> list[str]:

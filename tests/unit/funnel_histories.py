@@ -97,7 +97,7 @@ def open_store(folder: Path) -> ClickHouseStore:
 
 def fill(store: ClickHouseStore, history: Sequence[Lead]) -> None:
     """Replace the store's leads and first touches with these."""
-    for table in ("lead_snapshots", "first_touch_candidates"):
+    for table in ("lead_snapshots", "first_touch_candidates", "lead_first_touches"):
         store._client.command(f"TRUNCATE TABLE {table}")
     snapshots, touches = [], []
     for lead in history:
