@@ -120,7 +120,7 @@ async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
         await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
     if effects is not None:
-        await w.sla.publish(state.lead_id, effects, event.message.partition, now)
+        await w.sla.publish(state.lead_id, effects, event.message.partition, now, state=state)
 
 
 async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:

@@ -23,6 +23,7 @@ from pipelines.core.sla import Judge
 from pipelines.decoded import DecodedTable
 from pipelines.flow import FlowControl
 from pipelines.kafka_consumer import RewindingTransport
+from pipelines.owner_loads import store_loads
 from pipelines.settings import Settings
 from pipelines.sink_service import StoreWriter
 from pipelines.sla_agent import SlaShell
@@ -119,6 +120,7 @@ def create_app(
     checkpoint = Checkpoint(StoreWriter(store, executor), settings.sink_batch_rows, judge, settings.max_state_bytes)
     checks_topic = app.topic(names.name(SLA_CHECKS), partitions=partitions, **RAW)
     sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, checkpoint)
+    sla.loads = store_loads(store, executor)
     checkpoint.tables = WorkerTables(leads, sla)
     decoded_visitors = DecodedTable(visitors, visitor_from_bytes)
     wiring = Wiring(app, names, decoded_visitors, links_topic, deadletter_topic, checkpoint, sla, settings.event_times)

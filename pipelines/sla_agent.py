@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipelines import metrics
 from pipelines.core.codec import from_ms, sla_from_bytes, sla_to_bytes, to_ms
 from pipelines.core.deadlines import DeadlineIndex
+from pipelines.core.escalation import addressed, candidates
 from pipelines.core.lead import LeadSnapshot, LeadState
 from pipelines.core.messages import to_check_message, to_sla_message
 from pipelines.core.sla import BREACHED, ESCALATED, MET, REASSIGN, WARNING, Judge, SlaEvent
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 TICK_CHUNK = 1000
 COUNTERS = {WARNING: metrics.SLA_WARNINGS, MET: metrics.SLA_MET}
 STEPS = {ESCALATED: "manager", REASSIGN: "reassign"}
+Loads = Callable[[list[str], datetime], Awaitable[Mapping[str, int] | None]]  # owners' running clocks at an instant
 
 
 def count(event: SlaEvent) -> None:
@@ -59,6 +62,8 @@ class SlaShell:
         self.checks_topic = checks_topic
         self.checkpoint = checkpoint
         self.index = DeadlineIndex()
+        # each owner's running clocks over all leads (the store's), for the owner a reassignment step suggests
+        self.loads: Loads | None = None
 
     def judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
         """Judge a lead's clocks at `now` without publishing anything (None when no agreement has handoffs)."""
@@ -69,17 +74,25 @@ class SlaShell:
         return sla_step(state, published, self.judge, now)
 
     async def publish(
-        self, lead_id: str, effects: SlaEffects, partition: int, now: datetime, rows: RowBatch | None = None
+        self,
+        lead_id: str,
+        effects: SlaEffects,
+        partition: int,
+        now: datetime,
+        rows: RowBatch | None = None,
+        state: LeadState | None = None,
     ) -> None:
         """Publish what fell due to leadflow.sla, then record it (in the lead's partition), so it is published once.
 
-        Its rows go to `rows`, or to the checkpoint's current batch.
+        Its rows go to `rows`, or to the checkpoint's current batch. With the lead's `state`, a reassignment step
+        suggests the owner with the fewest running clocks over all leads (the lead's own clocks otherwise).
         """
-        for event in effects.events:
+        events = [await self._readdressed(e, state) for e in effects.events]
+        for event in events:
             message = to_sla_message(event)
             await self.sla_topic.send(key=message.key, value=message.value)
             count(event)
-        (rows or self.checkpoint.rows).add_sla_events(effects.events, now)
+        (rows or self.checkpoint.rows).add_sla_events(events, now)
         key = lead_id.encode()
         stored = self.table.get(key)
         due = None if effects.next_due is None else to_ms(effects.next_due)
@@ -89,12 +102,20 @@ class SlaShell:
         self.index.schedule(lead_id, partition, due)
         metrics.SLA_OPEN.set(len(self.index))
 
+    async def _readdressed(self, event: SlaEvent, state: LeadState | None) -> SlaEvent:
+        """Return a reassignment step addressed by the loads over all leads, when they can be had; else as given."""
+        if event.kind != REASSIGN or state is None or self.loads is None:
+            return event
+        owners = candidates(event, state.moves, self.judge)
+        loads = await self.loads(owners, event.at) if owners else None
+        return event if loads is None else addressed(event, state.moves, (), self.judge, loads)
+
     async def judge_lead(self, state: LeadState, partition: int, now: datetime) -> LeadSnapshot | None:
         """Judge a lead's clocks at `now` and publish what fell due; returns the snapshot derived on the way."""
         effects = self.judged(state, now)
         if effects is None:
             return None
-        await self.publish(state.lead_id, effects, partition, now)
+        await self.publish(state.lead_id, effects, partition, now, state=state)
         return effects.snapshot
 
     async def tick(self) -> int:

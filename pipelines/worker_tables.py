@@ -43,4 +43,4 @@ class WorkerTables:
     async def publish(self, change: LeadChange, partition: int, now: datetime, rows: RowBatch) -> None:
         """Publish what a lead's clocks owe and record it, with the SLA rows in `rows`."""
         if change.sla is not None:
-            await self._sla.publish(change.state.lead_id, change.sla, partition, now, rows)
+            await self._sla.publish(change.state.lead_id, change.sla, partition, now, rows, change.state)

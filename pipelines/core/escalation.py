@@ -15,6 +15,7 @@ from datetime import datetime
 from pipelines.core.calendar import BusinessCalendar
 from pipelines.core.lifecycle import Move
 from pipelines.core.sla import BREACHED, ESCALATED, REASSIGN, Clock, Judge, SlaEvent
+from schemas.owners import Team
 
 
 def suggest_owner(
@@ -41,15 +42,21 @@ def running_clocks(clocks: Sequence[Clock], instant: datetime) -> Counter[str]:
     )
 
 
-def addressed(event: SlaEvent, moves: Sequence[Move], clocks: Sequence[Clock], judge: Judge) -> SlaEvent:
+def addressed(
+    event: SlaEvent,
+    moves: Sequence[Move],
+    clocks: Sequence[Clock],
+    judge: Judge,
+    loads: Mapping[str, int] | None = None,
+) -> SlaEvent:
     """Return an SLA event with what routes it: a breach's or a step's team, a step's addressee; others as given.
 
-    The addressee of `sla.escalated` is the team's manager, that of `sla.reassign_suggested` the suggested owner.
+    The addressee of `sla.escalated` is the team's manager, that of `sla.reassign_suggested` the suggested owner,
+    chosen by `loads` (each owner's running clocks over all leads, where known; else this lead's clocks).
     """
     if event.kind not in (BREACHED, ESCALATED, REASSIGN):
         return event
-    carried = [m.owner_id for m in moves if m.owner_id and m.time <= event.at]
-    team = judge.team_of(carried[-1] if carried else None)
+    carried, team = _owners_team(event, moves, judge)
     if team is None:
         return event
     if event.kind == BREACHED:
@@ -59,5 +66,17 @@ def addressed(event: SlaEvent, moves: Sequence[Move], clocks: Sequence[Clock], j
     agreement = judge.agreement_named(event.clock.agreement)
     listed = [m for m in team.members if m in judge.owners]
     calendars = {m: judge.owner_calendar(agreement, m) for m in listed} if agreement is not None else {}
-    loads = running_clocks(clocks, event.at)
-    return replace(event, to=suggest_owner(listed, calendars, set(carried), loads, event.at), team=team.name)
+    counted = running_clocks(clocks, event.at) if loads is None else loads
+    return replace(event, to=suggest_owner(listed, calendars, set(carried), counted, event.at), team=team.name)
+
+
+def candidates(event: SlaEvent, moves: Sequence[Move], judge: Judge) -> list[str]:
+    """Return the owners a reassignment step may suggest: the listed members of its owner's team (else none)."""
+    _carried, team = _owners_team(event, moves, judge)
+    return [m for m in team.members if m in judge.owners] if team is not None and event.kind == REASSIGN else []
+
+
+def _owners_team(event: SlaEvent, moves: Sequence[Move], judge: Judge) -> tuple[list[str], Team | None]:
+    """Return the lead's owners up to the event's instant (in order) and the team of the last of them."""
+    carried = [m.owner_id for m in moves if m.owner_id and m.time <= event.at]
+    return carried, judge.team_of(carried[-1] if carried else None)
