@@ -70,6 +70,14 @@ def _acker(stream: Any, event: Any) -> Any:
 
 
 async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, rows: RowBatch | None) -> None:
+    """Store a record's dead-letter row in `rows`, then put it on the dead-letter topic.
+
+    The row goes in first: `rows` is the batch current when the record was taken, and a commit that runs while
+    the send waits writes that batch and acks only the records taken before, so a row added after the send
+    could land in a batch already written while the record is acked at the next commit, and be lost.
+    """
+    if rows is not None:
+        rows.add_dead_letter(invalid, origin, datetime.now(UTC))
     headers = {
         "reason": invalid.reason.encode(),
         "topic": origin.topic.encode(),
@@ -81,8 +89,6 @@ async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, rows: R
         headers["truncated_from"] = str(len(raw)).encode()
         raw = raw[:MAX_DEAD_LETTER_BYTES]
     await w.deadletter_topic.send(key=None, value=raw, headers=headers)
-    if rows is not None:
-        rows.add_dead_letter(invalid, origin, datetime.now(UTC))
 
 
 async def _dead_letter(w: Wiring, invalid: Invalid, origin: Origin) -> None:

@@ -60,6 +60,7 @@ def test_replay_counts_the_owners_hours_and_the_story_names_that_calendar(tmp_pa
     assert report["sla_by_team"]["mql_follow_up"]["emea"] == {
         "started": 1, "met": 0, "breached": 1, "open": 0, "compliance": 0.0,
         "p50_business_seconds": None, "p90_business_seconds": None,
+        "escalated": 0, "reassign_suggested": 0,
     }  # fmt: skip
     html = tmp_path / "november.html"
     assert leadflow([*month[:-2], "--html", str(html)], env, tmp_path).returncode == 0

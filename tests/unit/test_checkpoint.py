@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pipelines.agents import Wiring, handle_lead_message
 from pipelines.checkpoint import Checkpoint, LeadChange
 from pipelines.core.lead import LeadState, snapshot
-from pipelines.core.model import Origin
+from pipelines.core.model import EventTimes, Origin
 from pipelines.core.sla import Judge
 from pipelines.poison import Poison
 from pipelines.sink import RowBatch
 from pipelines.sink_service import StoreWriter
+from pipelines.topics import TopicNames
 from tests.unit.factories import at, form_event, lead_state, parse, stage_event
 from tests.unit.test_sink_batch import FakeStore
 
@@ -142,3 +144,29 @@ def test_the_event_that_makes_a_state_too_large_for_kafka_is_set_aside_and_the_o
     assert log.count("store events") == 1 and "ack s1" in log
     stored = [row[1] for table, rows, _ in point.store.inserts if table == "events" for row in rows]  # type: ignore[attr-defined]
     assert stored == ["f1"]  # the event set aside is not stored as an event
+
+
+def test_a_dead_letter_row_is_stored_even_when_a_commit_runs_while_it_is_sent() -> None:
+    """A malformed record's row goes in the batch before the send waits, so a commit meanwhile stores it."""
+    log: list[str] = []
+    point, _aside = checkpoint(log)
+
+    class Topic:
+        async def send(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+            await point.commit()  # the commit cadence runs while the dead letter is on its way
+
+    message = type("Message", (), {"topic": "leadflow.stages", "partition": 3, "offset": 11})()
+    event = type("Record", (), {"value": b"not json", "message": message})()
+    stream = type("Stream", (), {"ack": staticmethod(lambda e: asyncio.sleep(0, log.append("ack bad")))})()
+    w = Wiring(None, TopicNames(), None, None, Topic(), point, None, EventTimes(at(0), timedelta(days=3650)))  # type: ignore[arg-type]
+
+    take(point, "L1", form_event("L1", "V1", at(0)), log)  # a record taken before: the commit has work to do
+
+    async def run() -> None:
+        await handle_lead_message(w, stream, event)
+        await point.commit()
+
+    asyncio.run(run())
+    inserts = point.store.inserts  # type: ignore[attr-defined]
+    stored = [row for table, rows, _columns in inserts if table == "dead_letters" for row in rows]
+    assert [(row[0], row[2]) for row in stored] == [("leadflow.stages", 11)] and log[-1] == "ack bad"
