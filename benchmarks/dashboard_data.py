@@ -102,7 +102,8 @@ def _lead_snapshots() -> str:
     return (
         f"{_renamed('lead_id')}, revision, {_moved('created_at')}, stage, episode, episode_open, owner_id, "
         f"arrayMap(v -> concat(v, {SUFFIX}), visitor_ids), {_moved('last_event_at')}, "
-        f"{entries}, {transitions}, {clocks}"
+        f"{entries}, {transitions}, {clocks}, "
+        f"arrayMap(s -> (s.handoff, s.episode, s.kind, {_moved('s.at')}), clock_steps)"
     )
 
 

@@ -18,16 +18,11 @@ NO_OWNER = "(no owner)"
 NO_TEAM = "(no team)"
 WORST_BREACHES = 10
 _NOTHING = (0, 0, 0, 0, [0.0, 0.0], 0, 0)
-# Per clock, whether each escalation step was published with its moment by as_of: a step falls only while the
-# clock runs, so its event is the record that the clock reached it (sla_events keeps each once per clock).
-_STEPS = f"""
-    SELECT lead_id, handoff, episode,
-           countIf(kind = '{ESCALATED}' AND due_at <= {{as_of:{TS}}}) AS escalated,
-           countIf(kind = '{REASSIGN}' AND due_at <= {{as_of:{TS}}}) AS reassign_suggested
-    FROM sla_events FINAL
-    WHERE kind IN ('{ESCALATED}', '{REASSIGN}')
-    GROUP BY lead_id, handoff, episode
-"""
+# Whether a clock reached an escalation step by as_of: the step fell by then, and the clock had not stopped first.
+_REACHED = (
+    "arrayExists(s -> s.1 = '{kind}' AND s.2 <= {{as_of:" + TS + "}}"
+    " AND (stopped_at IS NULL OR stopped_at > s.2), steps)"
+)
 
 
 def _judged(store: Store, params: dict[str, Any], keys: str) -> list[tuple[Any, ...]]:
@@ -40,8 +35,8 @@ def _judged(store: Store, params: dict[str, Any], keys: str) -> list[tuple[Any, 
                countIf({{as_of:{TS}}} > deadline AND NOT (stopped_at IS NOT NULL AND stopped_at <= deadline)),
                countIf({stopped}),
                quantilesExactInclusiveIf(0.5, 0.9)(assumeNotNull(business_seconds), {stopped}),
-               sum(steps.escalated), sum(steps.reassign_suggested)
-        FROM sla_clocks LEFT JOIN ({_STEPS}) AS steps USING (lead_id, handoff, episode)
+               countIf({_REACHED.format(kind=ESCALATED)}), countIf({_REACHED.format(kind=REASSIGN)})
+        FROM sla_clocks
         WHERE started_at >= {{start:{TS}}} AND started_at < {{end:{TS}}}
         GROUP BY {keys}
         """,

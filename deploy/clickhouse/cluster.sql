@@ -61,7 +61,12 @@ CREATE TABLE IF NOT EXISTS lead_snapshots_local ON CLUSTER '{cluster}'
         warn_at Nullable(DateTime64(3, 'UTC')),
         stopped_at Nullable(DateTime64(3, 'UTC')),
         business_seconds Nullable(Float64),
-        owner_id String))
+        owner_id String)),
+    clock_steps Array(Tuple(
+        handoff LowCardinality(String),
+        episode UInt16,
+        kind LowCardinality(String),
+        at DateTime64(3, 'UTC')))
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', revision)
 ORDER BY lead_id;
@@ -69,6 +74,18 @@ ORDER BY lead_id;
 -- lead_snapshots: every shard's rows, sharded by cityHash64(lead_id) (one lead_id's rows on one shard)
 CREATE TABLE IF NOT EXISTS lead_snapshots ON CLUSTER '{cluster}' AS lead_snapshots_local
 ENGINE = Distributed('{cluster}', currentDatabase(), lead_snapshots_local, cityHash64(lead_id));
+
+ALTER TABLE lead_snapshots_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS clock_steps Array(Tuple(
+    handoff LowCardinality(String),
+    episode UInt16,
+    kind LowCardinality(String),
+    at DateTime64(3, 'UTC')));
+
+ALTER TABLE lead_snapshots ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS clock_steps Array(Tuple(
+    handoff LowCardinality(String),
+    episode UInt16,
+    kind LowCardinality(String),
+    at DateTime64(3, 'UTC')));
 
 CREATE VIEW IF NOT EXISTS stage_entries ON CLUSTER '{cluster}' AS
 SELECT lead_id, e.episode AS episode, e.stage AS stage, e.entered_at AS entered_at, owner_id
@@ -209,7 +226,7 @@ ORDER BY started_at;
 CREATE TABLE IF NOT EXISTS store_runs ON CLUSTER '{cluster}' AS store_runs_local
 ENGINE = Distributed('{cluster}', currentDatabase(), store_runs_local, cityHash64(started_at));
 
-CREATE VIEW IF NOT EXISTS sla_clocks ON CLUSTER '{cluster}' AS
+CREATE OR REPLACE VIEW sla_clocks ON CLUSTER '{cluster}' AS
 SELECT
     lead_id,
     c.handoff AS handoff,
@@ -220,7 +237,9 @@ SELECT
     c.warn_at AS warn_at,
     c.stopped_at AS stopped_at,
     c.business_seconds AS business_seconds,
-    if(c.owner_id = '', owner_id, c.owner_id) AS owner_id
+    if(c.owner_id = '', owner_id, c.owner_id) AS owner_id,
+    arrayMap(s -> (s.kind, s.at), arrayFilter(s -> s.handoff = c.handoff AND s.episode = c.episode, clock_steps))
+        AS steps
 FROM lead_snapshots FINAL
 ARRAY JOIN clocks AS c;
 

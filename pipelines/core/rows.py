@@ -39,6 +39,7 @@ SNAPSHOT_COLUMNS = (
     "entries",
     "transitions",
     "clocks",
+    "clock_steps",
 )
 FIRST_TOUCH_COLUMNS = (
     "lead_id",
@@ -105,6 +106,7 @@ def to_snapshot_row(snap: LeadSnapshot) -> Row:
         entries,
         transitions,
         [to_clock_tuple(c) for c in snap.clocks],
+        [(c.handoff, c.episode, kind, at) for c in snap.clocks for kind, at in c.escalations],
     )
 
 

@@ -30,7 +30,21 @@ CREATE TABLE IF NOT EXISTS lead_snapshots
         warn_at Nullable(DateTime64(3, 'UTC')),
         stopped_at Nullable(DateTime64(3, 'UTC')),
         business_seconds Nullable(Float64),
-        owner_id String))
+        owner_id String)),
+    -- each clock's escalation steps, when they fall (whether reached depends on as_of and the clock's stop)
+    clock_steps Array(Tuple(
+        handoff LowCardinality(String),
+        episode UInt16,
+        kind LowCardinality(String),
+        at DateTime64(3, 'UTC')))
 )
 ENGINE = ReplacingMergeTree(revision)
 ORDER BY lead_id;
+
+-- A store from before the escalation steps gets their column (the same as above) empty, filled as its leads are
+-- judged again.
+ALTER TABLE lead_snapshots ADD COLUMN IF NOT EXISTS clock_steps Array(Tuple(
+    handoff LowCardinality(String),
+    episode UInt16,
+    kind LowCardinality(String),
+    at DateTime64(3, 'UTC')));

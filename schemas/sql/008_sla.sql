@@ -1,5 +1,6 @@
--- Every handoff clock of every lead's latest snapshot: judged against any as_of by the report.
-CREATE VIEW IF NOT EXISTS sla_clocks AS
+-- Every handoff clock of every lead's latest snapshot, with its escalation steps: judged against any as_of by the
+-- report (replaced at start, so a store from before the steps gets them too).
+CREATE OR REPLACE VIEW sla_clocks AS
 SELECT
     lead_id,
     c.handoff AS handoff,
@@ -10,7 +11,9 @@ SELECT
     c.warn_at AS warn_at,
     c.stopped_at AS stopped_at,
     c.business_seconds AS business_seconds,
-    if(c.owner_id = '', owner_id, c.owner_id) AS owner_id
+    if(c.owner_id = '', owner_id, c.owner_id) AS owner_id,
+    arrayMap(s -> (s.kind, s.at), arrayFilter(s -> s.handoff = c.handoff AND s.episode = c.episode, clock_steps))
+        AS steps
 FROM lead_snapshots FINAL
 ARRAY JOIN clocks AS c;
 

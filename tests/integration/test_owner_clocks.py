@@ -147,6 +147,13 @@ def test_replay_publishes_each_escalation_step_at_its_moment_unless_the_clock_st
     early = ["report", "--month", "2026-11", "--as-of", "2026-11-04T16:30:00+01:00", "--format", "json"]
     line = leadflow_json(early, env, tmp_path)["sla"]["mql_follow_up"]
     assert (line["escalated"], line["reassign_suggested"]) == (1, 0)
+    # without the later event the replay never reaches the steps' moments, yet a report as of after them counts
+    # them: what a clock reaches comes from its moments, not from what was published
+    (tmp_path / "short.jsonl").write_bytes(b"\n".join(lines[:-1]) + b"\n")
+    short = {**env, "LEADFLOW_STORE": f"chdb:{tmp_path / 'short-store'}"}
+    leadflow_json(["replay", str(tmp_path / "short.jsonl"), "--no-progress"], short, tmp_path)
+    line = leadflow_json(month, short, tmp_path)["sla"]["mql_follow_up"]
+    assert (line["breached"], line["escalated"], line["reassign_suggested"]) == (2, 1, 1)
 
 
 def _deadline(store: Any, lead: str) -> datetime | None:

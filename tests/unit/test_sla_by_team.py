@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.core.rows import SLA_EVENT_COLUMNS
 from pipelines.core.sla import ESCALATED, REASSIGN
 from pipelines.store.client import ClickHouseStore
 from schemas.owners import OwnersFile
@@ -56,24 +55,20 @@ def clocks(draw: st.DrawFn) -> Clock:
 
 
 def reached(clock: Clock) -> list[tuple[str, datetime]]:
-    """Return the escalation steps a clock reached (published): those that fell before it stopped."""
+    """Return the escalation steps a clock reaches: those that fall before it stops."""
     stop = clock[4]
     return [(k, at) for k, at in zip(STEP_KINDS, clock[6], strict=True) if at and (stop is None or stop > at)]
 
 
 def _fill(store: ClickHouseStore, drawn: list[Clock]) -> None:
     store._client.command("TRUNCATE TABLE lead_snapshots")
-    store._client.command("TRUNCATE TABLE sla_events")
-    rows, published = [], []
-    for n, (handoff, owner, start, deadline, stop, business, _steps) in enumerate(drawn):
+    rows = []
+    for n, (handoff, owner, start, deadline, stop, business, steps) in enumerate(drawn):
         clock = (handoff, "2026-H2", 1, start, deadline, None, stop, business, owner)
         entries = [(1, "mql", start)]
-        rows.append((f"lead-{n}", 1, start, "mql", 1, 1, owner, [], start, entries, [], [clock]))
-        for kind, at in reached(drawn[n]):
-            row = (f"lead-{n}", handoff, 1, kind, f"lead-{n}/{handoff}/1/{kind}", "2026-H2", owner, start, deadline)
-            published.append((*row, stop, None, at, at))
-    store.insert("lead_snapshots", rows, SNAPSHOT_COLUMNS)
-    store.insert("sla_events", published, SLA_EVENT_COLUMNS)
+        falls = [(handoff, 1, kind, at) for kind, at in zip(STEP_KINDS, steps, strict=True) if at is not None]
+        rows.append((f"lead-{n}", 1, start, "mql", 1, 1, owner, [], start, entries, [], [clock], falls))
+    store.insert("lead_snapshots", rows, (*SNAPSHOT_COLUMNS, "clock_steps"))
 
 
 def brute_force(drawn: list[Clock], as_of: datetime) -> dict[str, dict[str, dict[str, Any]]]:
