@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import table
+
 from dashboards import queries
 from dashboards.panels import stat_panel, table_panel, timeseries_panel
 from dashboards.sdk import Board, ClickHouse, promql, thresholds, unit
@@ -40,50 +42,47 @@ def _status_row(board: Board, goals: Targets) -> None:
     )
 
 
+def _compliance_table(title: str, description: str, sql: str, keys: list[str], **size: int) -> table.Panel:
+    """Return a compliance table: its keys, then the counts, compliance (coloured) and business time to stop."""
+    query = ClickHouse(sql, [*keys, *COMPLIANCE, "p50_business_seconds", "p90_business_seconds"])
+    return (
+        table_panel(title, description, [query], **size)
+        .override_by_name("compliance", [unit("percentunit")])
+        .override_by_name("p50_business_seconds", [unit("s")])
+        .override_by_name("p90_business_seconds", [unit("s")])
+        .thresholds(thresholds("red", *COMPLIANCE_COLOURS))
+    )
+
+
 def _compliance_row(board: Board) -> None:
     board.row("Compliance (clocks started in the range)")
-    per_handoff = ClickHouse(
-        queries.compliance_by_handoff(), ["handoff", *COMPLIANCE, "p50_business_seconds", "p90_business_seconds"]
-    )
     board.add(
-        table_panel(
+        _compliance_table(
             "Compliance per handoff",
             "met / (met + breached) of clocks started in the range, and business time to stop (p50, p90).",
-            [per_handoff],
+            queries.compliance_by_handoff(),
+            ["handoff"],
             width=24,
             height=6,
         )
-        .override_by_name("compliance", [unit("percentunit")])
-        .override_by_name("p50_business_seconds", [unit("s")])
-        .override_by_name("p90_business_seconds", [unit("s")])
-        .thresholds(thresholds("red", *COMPLIANCE_COLOURS))
-    )
-    per_owner = ClickHouse(
-        queries.compliance_by_owner(),
-        ["handoff", "owner", *COMPLIANCE, "p50_business_seconds", "p90_business_seconds"],
     )
     board.add(
-        table_panel("Compliance per owner", "The lowest compliance first.", [per_owner], height=10)
-        .override_by_name("compliance", [unit("percentunit")])
-        .override_by_name("p50_business_seconds", [unit("s")])
-        .override_by_name("p90_business_seconds", [unit("s")])
-        .thresholds(thresholds("red", *COMPLIANCE_COLOURS))
-    )
-    per_team = ClickHouse(
-        queries.compliance_by_team(),
-        ["handoff", "team", *COMPLIANCE, "p50_business_seconds", "p90_business_seconds"],
-    )
-    board.add(
-        table_panel(
-            "Compliance per team",
-            "Teams of the owners file (LEADFLOW_OWNERS) as the latest worker or replay loaded it; the lowest first.",
-            [per_team],
+        _compliance_table(
+            "Compliance per owner",
+            "The lowest compliance first.",
+            queries.compliance_by_owner(),
+            ["handoff", "owner"],
             height=10,
         )
-        .override_by_name("compliance", [unit("percentunit")])
-        .override_by_name("p50_business_seconds", [unit("s")])
-        .override_by_name("p90_business_seconds", [unit("s")])
-        .thresholds(thresholds("red", *COMPLIANCE_COLOURS))
+    )
+    board.add(
+        _compliance_table(
+            "Compliance per team",
+            "Teams of the owners file (LEADFLOW_OWNERS) as the latest worker or replay loaded it; the lowest first.",
+            queries.compliance_by_team(),
+            ["handoff", "team"],
+            height=10,
+        )
     )
     follow_up = ClickHouse(queries.follow_up_quantiles(), ["time", "handoff", "p50", "p90"], time_series=True)
     board.add(
