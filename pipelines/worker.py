@@ -6,6 +6,7 @@ import logging
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from pipelines import metrics
 from pipelines.absences import preload
 from pipelines.agents import FAILED_EXIT
 from pipelines.agents import failure as agent_failure
-from pipelines.agreements import fingerprint, load_judge, load_owners
+from pipelines.agreements import fingerprint, load_judge
 from pipelines.core.rows import OWNER_TEAM_COLUMNS, to_owner_team_rows
 from pipelines.faust_app import create_app, install_event_loop
 from pipelines.kafka_admin import ensure_topics
@@ -28,7 +29,7 @@ from pipelines.store.exceptions import StoreUnavailable
 from pipelines.store.owner import WORKER, holder_token, remove_owner, write_owner
 from pipelines.store.protocol import STORE_RUN_COLUMNS, StorePages
 from pipelines.web import HeldStore
-from schemas.owners import OwnersFile
+from schemas.owners import Team
 
 START_ATTEMPTS = 15  # a worker started while the store's owner (re)starts waits this many times ...
 START_PAUSE = 2.0  # ... this many seconds apart before it gives up
@@ -46,7 +47,7 @@ def _check_web_port(settings: Settings) -> None:
             ) from None
 
 
-def _record_start(store: Store, owners: OwnersFile | None) -> None:
+def _record_start(store: Store, teams: Mapping[str, Team]) -> None:
     """Say in `store_runs` that a live worker writes to the store, and which teams its owners file sets.
 
     Waits a while for a store owner that restarts.
@@ -55,7 +56,7 @@ def _record_start(store: Store, owners: OwnersFile | None) -> None:
         try:
             now = datetime.now(UTC)
             store.insert("store_runs", [(now, "live", None)], STORE_RUN_COLUMNS)
-            store.insert("owner_teams", to_owner_team_rows(owners, now), OWNER_TEAM_COLUMNS)
+            store.insert("owner_teams", to_owner_team_rows(teams, now), OWNER_TEAM_COLUMNS)
             return
         except StoreUnavailable as exc:
             if attempt == START_ATTEMPTS:
@@ -103,7 +104,7 @@ def run_worker(settings: Settings) -> int:
         limit_kafka_client_logs()  # a broker that is down makes its client log each retry, a thousand a second
     judge = load_judge(settings.agreements, settings.owners)
     store = open_store(settings)  # an embedded store held by a store service or another worker: through it
-    _record_start(store, load_owners(settings.owners))
+    _record_start(store, judge.teams)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-store")
     names = ",".join(a.name for a in judge.agreements) or "none"
     agreements_hash = fingerprint(settings.agreements, settings.owners)

@@ -50,7 +50,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     judge = load_judge(settings.agreements, settings.owners)  # a bad agreement ends the command before any work
     store = open_store(settings, exclusive=True)
     started = datetime.now(UTC)
-    store.insert("owner_teams", to_owner_team_rows(load_owners(settings.owners), started), OWNER_TEAM_COLUMNS)
+    store.insert("owner_teams", to_owner_team_rows(judge.teams, started), OWNER_TEAM_COLUMNS)
     size = args.file.stat().st_size
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from pipelines.core.identity import FirstTouch
 from pipelines.core.lead import LeadSnapshot
 from pipelines.core.model import Event, Invalid, Origin
 from pipelines.core.sla import MET, Clock, SlaEvent
-from schemas.owners import OwnersFile
+from schemas.owners import Team
 
 Row = tuple[Any, ...]
 
@@ -177,7 +178,9 @@ def to_dead_letter_row(invalid: Invalid, origin: Origin, received_at: datetime) 
 OWNER_TEAM_COLUMNS = ("loaded_at", "owner_id", "team", "manager")
 
 
-def to_owner_team_rows(owners: OwnersFile | None, loaded_at: datetime) -> list[Row]:
-    """Return one load of the owners file's teams: a row per member, and the mark row (owner '') of the load."""
-    members = [] if owners is None else [(loaded_at, m, t.name, t.manager) for t in owners.teams for m in t.members]
-    return [(loaded_at, "", "", ""), *members]
+def to_owner_team_rows(teams: Mapping[str, Team], loaded_at: datetime) -> list[Row]:
+    """Return one load of the owners file's teams: a row per member, and the mark row (owner '') of the load.
+
+    `teams` maps each member to its team, as `Judge.teams` does.
+    """
+    return [(loaded_at, "", "", ""), *((loaded_at, m, t.name, t.manager) for m, t in teams.items())]

@@ -14,6 +14,7 @@ import clickhouse_connect
 import pytest
 
 from pipelines.core.rows import OWNER_TEAM_COLUMNS, SNAPSHOT_COLUMNS, to_owner_team_rows
+from pipelines.core.sla import Judge
 from pipelines.store.client import ClickHouseStore
 from pipelines.store.columns import INSERTABLE, STORE_RUN_COLUMNS, InsertSchema, RowRefused
 from pipelines.store.wire import decode_value, encode_row
@@ -116,13 +117,13 @@ def test_a_team_load_is_a_mark_and_a_row_per_member_and_passes_the_check(schema:
     owners = OwnersFile.model_validate(
         {"teams": [{"name": "emea", "manager": "mgr-1", "members": ["rep-01", "rep-02"]}]}
     )
-    rows = to_owner_team_rows(owners, T)
+    rows = to_owner_team_rows(Judge([], owners).teams, T)
     assert rows == [(T, "", "", ""), (T, "rep-01", "emea", "mgr-1"), (T, "rep-02", "emea", "mgr-1")]
-    assert to_owner_team_rows(None, T) == [(T, "", "", "")]
+    assert to_owner_team_rows(Judge([]).teams, T) == [(T, "", "", "")]
     schema.check("owner_teams", OWNER_TEAM_COLUMNS, over_the_wire(rows))
 
 
 def test_a_team_load_from_the_future_is_refused(schema: InsertSchema) -> None:
     ahead = datetime.now(UTC) + timedelta(hours=1)
     with pytest.raises(RowRefused, match=r"owner_teams: row 0: loaded_at .* is in the future"):
-        schema.check("owner_teams", OWNER_TEAM_COLUMNS, to_owner_team_rows(None, ahead))
+        schema.check("owner_teams", OWNER_TEAM_COLUMNS, to_owner_team_rows({}, ahead))
