@@ -71,8 +71,9 @@ def _read_all(settings: Settings, judge: Judge, topic: str) -> Offsets:
             for records in consumer.poll(timeout_ms=1000).values():
                 for record in records:
                     _absence(judge, record.value, OWNERS)
-        log.info("owners' absences read from %s up to %s", topic, {tp.partition: end for tp, end in ends.items()})
-        return {tp.partition: end for tp, end in ends.items()}
+        offsets = {tp.partition: end for tp, end in ends.items()}
+        log.info("owners' absences read from %s up to %s", topic, offsets)
+        return offsets
     finally:
         consumer.close()
 

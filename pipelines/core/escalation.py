@@ -64,7 +64,7 @@ def addressed(
     if event.kind == ESCALATED:
         return replace(event, to=team.manager, team=team.name)
     agreement = judge.agreement_named(event.clock.agreement)
-    listed = [m for m in team.members if m in judge.owners]
+    listed = _listed(team, judge)
     calendars = {m: judge.owner_calendar(agreement, m) for m in listed} if agreement is not None else {}
     counted = running_clocks(clocks, event.at) if loads is None else loads
     return replace(event, to=suggest_owner(listed, calendars, set(carried), counted, event.at), team=team.name)
@@ -73,7 +73,12 @@ def addressed(
 def candidates(event: SlaEvent, moves: Sequence[Move], judge: Judge) -> list[str]:
     """Return the owners a reassignment step may suggest: the listed members of its owner's team (else none)."""
     _carried, team = _owners_team(event, moves, judge)
-    return [m for m in team.members if m in judge.owners] if team is not None and event.kind == REASSIGN else []
+    return _listed(team, judge) if team is not None and event.kind == REASSIGN else []
+
+
+def _listed(team: Team, judge: Judge) -> list[str]:
+    """Return the team's members the owners file lists (only they have calendars to be at work by)."""
+    return [m for m in team.members if m in judge.owners]
 
 
 def _owners_team(event: SlaEvent, moves: Sequence[Move], judge: Judge) -> tuple[list[str], Team | None]:
