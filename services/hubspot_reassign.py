@@ -34,7 +34,8 @@ from prometheus_client import Counter, start_http_server
 from pydantic import AfterValidator, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipelines.settings import ConfigError, load_settings
+from pipelines.exporters import add_listen_flags
+from pipelines.settings import ConfigError, Settings, load_settings
 from pipelines.topics import SLA, TopicNames
 
 log = logging.getLogger(__name__)
@@ -240,9 +241,8 @@ async def settle_with_retries(hubspot: HubSpot, step: Reassign | Skip, apply: bo
     return "stopped"
 
 
-async def run(settings: ReassignSettings, stop: asyncio.Event) -> None:
+async def run(settings: ReassignSettings, common: Settings, stop: asyncio.Event) -> None:
     """Consume leadflow.sla and settle each suggested reassignment; commit what a batch settled, until `stop`."""
-    common = load_settings()
     topic = TopicNames(common.topic_prefix).name(SLA)
     consumer = AIOKafkaConsumer(
         topic,
@@ -277,26 +277,24 @@ async def _settle_batch(consumer: AIOKafkaConsumer, hubspot: HubSpot, apply: boo
         await consumer.commit(settled)
 
 
-async def _main(settings: ReassignSettings) -> None:
+async def _main(settings: ReassignSettings, common: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await run(settings, stop)
+    await run(settings, common, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the service until stopped; a bad setting or a refused token ends it with a one-line error."""
     parser = argparse.ArgumentParser(prog="python -m services.hubspot_reassign", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address of /metrics (0.0.0.0 in a container)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port of /metrics (default {DEFAULT_PORT})")
+    add_listen_flags(parser, DEFAULT_PORT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_reassign_settings()
-        load_settings()
+        settings, common = load_reassign_settings(), load_settings()
         start_http_server(args.port, args.host)
-        asyncio.run(_main(settings))
+        asyncio.run(_main(settings, common))
     except (ConfigError, HubSpotError) as exc:
         print(f"leadflow hubspot reassign: {exc}", file=sys.stderr)
         return 2
