@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 EventKey = tuple[str, str]
 
@@ -16,9 +17,12 @@ DEAL_STAGE_TO_LIFECYCLE: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A valid input event, flattened to what the core needs; `payload` keeps the original bytes."""
+class Event(NamedTuple):
+    """A valid input event, flattened to what the core needs; `payload` keeps the original bytes.
+
+    A named tuple rather than a frozen dataclass: every input event builds one, and a tuple is built in a
+    quarter of the time a frozen dataclass takes to set its 24 fields one by one.
+    """
 
     source: str
     id: str
