@@ -19,8 +19,12 @@ class DecodedTable(Generic[T]):
         self._decoded: dict[bytes, tuple[bytes, T]] = {}
 
     def get(self, key: bytes) -> T | None:
-        """Return the decoded value of a key (None when the table has none)."""
-        stored = self._table.get(key)
+        """Return the decoded value of a key (None when the table has none).
+
+        Read from the table's store, as `put` writes to it: a Faust table's own `get` goes through its mapping
+        layers and its sensors on every read, and the worker reads once per event.
+        """
+        stored = _store(self._table).get(key)
         if not stored:
             self._decoded.pop(key, None)
             return None
@@ -48,6 +52,11 @@ class DecodedTable(Generic[T]):
         self._decoded[key] = (encoded, value)
         if len(self._decoded) > self._kept:
             del self._decoded[next(iter(self._decoded))]
+
+
+def _store(table: Any) -> Any:
+    """Return the mapping a table keeps its values in (a plain mapping is its own)."""
+    return getattr(table, "data", table)
 
 
 def put(table: Any, key: bytes, value: bytes, partition: int) -> None:
