@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pipelines.core.model import Event
 
@@ -13,9 +14,8 @@ from pipelines.core.model import Event
 LEADS_PER_VISITOR = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Touch:
-    """A visit as attribution sees it."""
+class Touch(NamedTuple):
+    """A visit as attribution sees it (a named tuple: every visit builds one)."""
 
     time: datetime
     source: str

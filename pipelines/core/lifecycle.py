@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from pipelines.core.model import Event, EventKey
 from schemas.events import FUNNEL as FUNNEL_STAGES
@@ -14,9 +15,11 @@ FUNNEL_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(FUNNEL)}
 SIDE_STAGES: frozenset[str] = frozenset({"recycled", "disqualified", "lost"})
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
-    """One event in a lead's history, reduced to what the lifecycle and the SLA clocks need."""
+class Move(NamedTuple):
+    """One event in a lead's history, reduced to what the lifecycle and the SLA clocks need.
+
+    Named tuples, as `Transition` below: every lead event and every decoded history builds them.
+    """
 
     time: datetime
     source: str
@@ -48,8 +51,7 @@ class StageEntry:
     entered_by: EventKey = field(default=("", ""), compare=False)  # the event that entered it
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     """A recorded stage change; `kind` is created, forward, new_episode, backward, lateral, recycled or side."""
 
     at: datetime
