@@ -1,4 +1,7 @@
-"""The Faust agents: lead events into lead state, visits and links into visitor state, bad input to dead letters."""
+"""The worker's record handlers: lead events into lead state, visits and links into visitor state, bad input out.
+
+Records reach them straight from the fetcher (`pipelines.direct`), one at a time; bad input goes to dead letters.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from pipelines.core.model import Event, EventTimes, Invalid, Origin
 from pipelines.core.steps import Link, lead_step, link_step, visit_step
 from pipelines.core.validate import parse_event
 from pipelines.decoded import DecodedTable
+from pipelines.direct import Handler, acker, deliver_directly
 from pipelines.poison import (
     CORE_ERROR,
     LEAD_HISTORY_LIMIT,
@@ -38,14 +42,14 @@ from pipelines.topics import OWNERS, SLA_CHECKS, VISITOR_LINKS, TopicNames
 
 log = logging.getLogger(__name__)
 LEADS_AGENT, VISITORS_AGENT = "leadflow.leads", "leadflow.visitors"
-FAILED_EXIT = 70  # EX_SOFTWARE: the worker stopped because an agent failed
+FAILED_EXIT = 70  # EX_SOFTWARE: the worker stopped because a record handler failed
 STOP_GRACE = 30.0  # seconds a failed worker may take to stop before it exits hard
 _failures: list[BaseException] = []
 
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the agents need: the app, its topics and tables, the checkpoint, and the event times accepted."""
+    """What the handlers need: the app, its topics and tables, the checkpoint, and the event times accepted."""
 
     app: faust.App
     names: TopicNames
@@ -57,16 +61,8 @@ class Wiring:
     times: EventTimes
 
 
-def _origin(event: Any, names: TopicNames) -> Origin:
-    message = event.message
+def _origin(message: Any, names: TopicNames) -> Origin:
     return Origin(names.unprefixed(message.topic), message.partition, message.offset)
-
-
-def _acker(stream: Any, event: Any) -> Any:
-    async def ack() -> None:
-        await stream.ack(event)
-
-    return ack
 
 
 async def _send_dead_letter(w: Wiring, invalid: Invalid, origin: Origin, rows: RowBatch | None) -> None:
@@ -107,26 +103,26 @@ def _parsed(raw: Any, origin: Origin, times: EventTimes) -> Event | Invalid:
     return parse_event(bytes(raw), origin.topic, times.at(datetime.now(UTC)))
 
 
-async def handle_check_message(w: Wiring, event: Any, origin: Origin) -> None:
+async def handle_check_message(w: Wiring, message: Any, origin: Origin) -> None:
     """Judge the clocks of a lead that fell due (a check sent by the timer) and publish at once what they owe."""
-    lead_id = from_check_message(event.value)
+    lead_id = from_check_message(message.value)
     if isinstance(lead_id, Invalid):
         await _dead_letter(w, lead_id, origin)
         return
     state = w.checkpoint.lead(lead_id.encode())
     if state is None:
         return
-    if is_restate(event.value):  # its owner's calendar changed: the next commit judges and stores it again
-        w.checkpoint.restate(lead_id.encode(), state, event.message.partition)
+    if is_restate(message.value):  # its owner's calendar changed: the next commit judges and stores it again
+        w.checkpoint.restate(lead_id.encode(), state, message.partition)
         return
     now = datetime.now(UTC)
     try:
         effects = w.sla.judged(state, now)
     except Exception as exc:
-        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
+        await set_aside(w, Poison(bytes(message.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
     if effects is not None:
-        await w.sla.publish(state.lead_id, effects, event.message.partition, now, state=state)
+        await w.sla.publish(state.lead_id, effects, message.partition, now, state=state)
 
 
 async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:
@@ -155,9 +151,9 @@ async def apply_lead_event(w: Wiring, parsed: Event, origin: Origin) -> None:
         await w.links_topic.send(key=message.key, value=message.value)
 
 
-async def store_absence(w: Wiring, event: Any, origin: Origin) -> None:
+async def store_absence(w: Wiring, message: Any, origin: Origin) -> None:
     """Store a `crm.owner_away` event once (every worker's judge counts it: pipelines/absences.py)."""
-    parsed = _parsed(event.value, origin, w.times)
+    parsed = _parsed(message.value, origin, w.times)
     if isinstance(parsed, Invalid):
         await _dead_letter(w, parsed, origin)
         return
@@ -165,37 +161,37 @@ async def store_absence(w: Wiring, event: Any, origin: Origin) -> None:
     metrics.child(metrics.EVENTS_IN, parsed.type).inc()
 
 
-async def handle_lead_message(w: Wiring, stream: Any, event: Any) -> None:
-    """Validate one lead-topic message, apply it to its lead, and register it with the checkpoint."""
-    origin = _origin(event, w.names)
+async def handle_lead_message(w: Wiring, message: Any) -> None:
+    """Validate one lead-topic record, apply it to its lead, and register it with the checkpoint."""
+    origin = _origin(message, w.names)
     if origin.topic == SLA_CHECKS:
-        await handle_check_message(w, event, origin)
+        await handle_check_message(w, message, origin)
     elif origin.topic == OWNERS:
-        await store_absence(w, event, origin)
+        await store_absence(w, message, origin)
     else:
-        parsed = _parsed(event.value, origin, w.times)
+        parsed = _parsed(message.value, origin, w.times)
         if isinstance(parsed, Invalid):
             await _dead_letter(w, parsed, origin)
         else:
             await apply_lead_event(w, parsed, origin)
-    await w.checkpoint.added(_acker(stream, event))
+    await w.checkpoint.added(acker(w.app.consumer, message))
 
 
-async def handle_visitor_message(w: Wiring, stream: Any, event: Any) -> None:
+async def handle_visitor_message(w: Wiring, message: Any) -> None:
     """Apply a visit, or a link from a form submission, to its visitor; hand rows to the sink."""
-    await _apply_visitor_message(w, event, _origin(event, w.names))
-    await w.checkpoint.added(_acker(stream, event))
+    await _apply_visitor_message(w, message, _origin(message, w.names))
+    await w.checkpoint.added(acker(w.app.consumer, message))
 
 
-def _visitor_input(w: Wiring, event: Any, origin: Origin) -> Link | Event | Invalid:
+def _visitor_input(w: Wiring, message: Any, origin: Origin) -> Link | Event | Invalid:
     if origin.topic == VISITOR_LINKS:
-        fields = from_link_message(event.value)
+        fields = from_link_message(message.value)
         return fields if isinstance(fields, Invalid) else Link(*fields)
-    return _parsed(event.value, origin, w.times)
+    return _parsed(message.value, origin, w.times)
 
 
-async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
-    given = _visitor_input(w, event, origin)
+async def _apply_visitor_message(w: Wiring, message: Any, origin: Origin) -> None:
+    given = _visitor_input(w, message, origin)
     if isinstance(given, Invalid):
         await _dead_letter(w, given, origin)
         return
@@ -205,12 +201,12 @@ async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
         effects = link_step(before, given) if isinstance(given, Link) else visit_step(before, given)
         encoded = None if effects.state == before else visitor_to_bytes(effects.state)
     except Exception as exc:
-        await set_aside(w, Poison(bytes(event.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
+        await set_aside(w, Poison(bytes(message.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
     limit = w.checkpoint.max_state_bytes
     if encoded is not None and len(encoded) > limit:
         detail = f"visitor {key.decode()}: state of {len(encoded)} bytes, over {limit}"
-        await set_aside(w, Poison(bytes(event.value), origin, STATE_TOO_LARGE, detail), w.checkpoint.rows)
+        await set_aside(w, Poison(bytes(message.value), origin, STATE_TOO_LARGE, detail), w.checkpoint.rows)
         return
     if encoded is not None:
         w.visitors.set(key, encoded, effects.state, origin.partition)
@@ -221,46 +217,47 @@ async def _apply_visitor_message(w: Wiring, event: Any, origin: Origin) -> None:
 
 
 def failure() -> BaseException | None:
-    """Return the error that stopped an agent in this process, if one did."""
+    """Return the error that stopped a record handler in this process, if one did."""
     return _failures[0] if _failures else None
 
 
 async def stop_worker_on_error(agent: str, exc: BaseException) -> None:
-    """Stop the whole worker when an agent fails, instead of carrying on without it.
+    """Stop the whole worker when a record handler fails, instead of carrying on without it.
 
     The failed event was never acked, so its offset is not committed: the restarted worker (its supervisor's
     job; the exit code says it failed) reads it again, with everything after it. A worker left running with a
-    dead agent would hold its partitions and process nothing.
+    dead fetcher would hold its partitions and process nothing.
     """
     _failures.append(exc)
-    log.critical("agent %s failed, stopping the worker (its events are read again on restart): %r", agent, exc)
+    log.critical("%s failed, stopping the worker (its events are read again on restart): %r", agent, exc)
     os.kill(os.getpid(), signal.SIGTERM)
     # a shutdown that hangs must not leave the worker holding its partitions: end the process regardless
     asyncio.get_running_loop().call_later(STOP_GRACE, os._exit, FAILED_EXIT)
 
 
-Handler = Callable[[Wiring, Any, Any], Awaitable[None]]
+Handle = Callable[[Wiring, Any], Awaitable[None]]
 
 
-def _agent(w: Wiring, name: str, handle: Handler) -> Callable[[Any], Awaitable[None]]:
-    """Return an agent that hands each event of its stream to `handle`, acking manually; a failure stops the worker."""
+def _guarded(w: Wiring, name: str, handle: Handle) -> Handler:
+    """Return a handler of one record (a Faust `Message`) for `handle`; a failure stops the worker."""
 
-    async def agent(stream: Any) -> None:
-        manual = stream.noack()
+    async def handler(message: Any) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s got %s[%d]@%d", name, message.topic, message.partition, message.offset)
         try:
-            async for event in manual.events():
-                if log.isEnabledFor(logging.DEBUG):
-                    message = event.message
-                    log.debug("agent %s got %s[%d]@%d", name, message.topic, message.partition, message.offset)
-                await handle(w, manual, event)
+            await handle(w, message)
         except Exception as exc:
             await stop_worker_on_error(name, exc)
             raise
 
-    return agent
+    return handler
 
 
-def register_agents(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
-    """Attach the two agents (concurrency 1: an offset is never committed past an event in flight)."""
-    w.app.agent(lead_topic, name=LEADS_AGENT)(_agent(w, LEADS_AGENT, handle_lead_message))
-    w.app.agent(visitor_topic, name=VISITORS_AGENT)(_agent(w, VISITORS_AGENT, handle_visitor_message))
+def register_handlers(w: Wiring, lead_topic: Any, visitor_topic: Any) -> None:
+    """Send the records of the lead and visitor topics straight to their handlers (see `pipelines.direct`).
+
+    One record at a time, in the order fetched: an offset is never committed past a record in flight.
+    """
+    leads, visitors = _guarded(w, LEADS_AGENT, handle_lead_message), _guarded(w, VISITORS_AGENT, handle_visitor_message)
+    handlers = {name: leads for name in lead_topic.topics} | {name: visitors for name in visitor_topic.topics}
+    deliver_directly(w.app, (lead_topic, visitor_topic), handlers)

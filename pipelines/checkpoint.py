@@ -1,16 +1,19 @@
 """One checkpoint orders the effects of the events taken since the last: state, rows, messages, then acks.
 
-The agents only compute: each event goes through the core at once (so the next event of its lead sees it), and
-what it changed waits here, a lead's new state among the pending ones, its rows in the row batch. Every
-`sink_interval`, or once `sink_batch_rows` wait, `Checkpoint.commit` applies all of it in one order, which is
-the whole at-least-once rule of the worker (modelled on Quix Streams' `Checkpoint.commit`):
+The record handlers (`pipelines.agents`) only compute: each event goes through the core at once (so the next
+event of its lead sees it), and what it changed waits here, a lead's new state among the pending ones, its rows in
+the row batch, the tables' writes in the changelog. Every `sink_interval`, or once `sink_batch_rows` wait (then
+beside the records that follow), `Checkpoint.commit` applies all of it in one order, which is the whole
+at-least-once rule of the worker (modelled on Quix Streams' `Checkpoint.commit`):
 
 1. each changed lead is judged once, at the commit's moment: its snapshot and its clocks (nothing written yet);
-2. each changed lead's state is written once, to its own partition's changelog;
+2. each changed lead's state is written once to the table, its changelog record bound for its own partition;
 3. what its clocks owe is published to leadflow.sla, then recorded in the SLA table, so it is published once;
-4. the rows go to the store: an outage is waited out (nothing is acked meanwhile), rows the store rejects are
+4. the tables' changelog records since the last commit (leads, visitors, SLA records; the last value of each
+   key) go to the producer (`pipelines.decoded.Changelog`);
+5. the rows go to the store: an outage is waited out (nothing is acked meanwhile), rows the store rejects are
    set aside;
-5. the events are acked; Faust commits their offsets only after flushing its producer (changelog, links, SLA
+6. the events are acked; Faust commits their offsets only after flushing its producer (changelog, links, SLA
    events), so a crash anywhere before re-delivers them, and everything they cause is idempotent.
 
 A lead whose effects cannot be written (the core fails on it, or its state would be too large for Kafka) keeps
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,13 +34,14 @@ from pipelines.core.lead import LeadSnapshot, LeadState, apply_event
 from pipelines.core.model import Event, Origin
 from pipelines.core.sla import Judge
 from pipelines.core.steps import SlaEffects
+from pipelines.decoded import Changelog
 from pipelines.poison import CORE_ERROR, STATE_TOO_LARGE, Poison, SetAside, core_error, from_rejected_row
 from pipelines.sink import RowBatch
 from pipelines.sink_service import StoreWriter
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[[], Awaitable[Any]]
+Ack = Callable[[], Any]  # marks a record done; its offset may be committed once every earlier one is
 Record = tuple[Event, Origin]  # an event taken, and where it came from
 
 
@@ -93,8 +97,12 @@ class Checkpoint:
         self._leads: dict[bytes, PendingLead] = {}
         self._acks: list[Ack] = []
         self._lock = asyncio.Lock()
+        self._running: asyncio.Future[None] | None = None  # a commit started by `added`
         self.tables: LeadTables | None = None  # the worker's tables, set when the app is built
         self.set_aside: SetAside | None = None
+        self.changelog = Changelog()  # the tables' writes since the last commit
+        self.producer: Callable[[], Any] | None = None  # the app's producer, once built (None: nothing to send)
+        metrics.SINK_PENDING.set_function(self.waiting)
 
     def lead(self, key: bytes) -> LeadState | None:
         """Return a lead's state: as pending, else as last written."""
@@ -118,12 +126,27 @@ class Checkpoint:
             self._leads[key] = PendingLead(state, partition, changed=False)
 
     async def added(self, ack: Ack) -> None:
-        """Register an event whose effects were taken; commit once `batch_rows` wait (back-pressure)."""
+        """Register an event whose effects were taken; once `batch_rows` wait, commit them.
+
+        The commit runs beside the records that follow: while it waits for the store (in a thread), they are
+        taken into the next batch. Only when a second batch is full before it ends does the caller wait for it
+        (back-pressure: at most two batches wait).
+        """
         self._acks.append(ack)
-        waiting = len(self.rows) + len(self._leads)
-        metrics.SINK_PENDING.set(waiting)
-        if waiting >= self._batch_rows:
-            await self.commit()
+        waiting = self.waiting()
+        if waiting < self._batch_rows:
+            return
+        running = self._running
+        if running is None or running.done():
+            if running is not None:
+                running.result()  # a commit that failed fails the caller, as one awaited here would
+            self._running = asyncio.ensure_future(self.commit())
+        elif waiting >= 2 * self._batch_rows:
+            await asyncio.shield(running)
+
+    def waiting(self) -> int:
+        """Return how many rows and leads wait for the next commit (the pending-rows gauge reads it when scraped)."""
+        return len(self.rows) + len(self._leads)
 
     async def commit(self) -> None:
         """Apply everything taken since the last commit, in the order the module's docstring gives."""
@@ -146,13 +169,15 @@ class Checkpoint:
                 await self.tables.publish(change, pending.partition, now, rows)
             for poison in aside:
                 await self._set_aside(poison, rows)
-            # 4. Store the rows: an outage is waited out; a rejected row is set aside (a dead letter to the topic only)
+            # 4. Hand the tables' changelog records of this commit (leads, visitors, SLA records) to the producer
+            if self.producer is not None:
+                await self.changelog.send(self.producer())
+            # 5. Store the rows: an outage is waited out; a rejected row is set aside (a dead letter to the topic only)
             for row in await self._writer.write(rows):
                 await self._set_aside(from_rejected_row(row), None if row.table == "dead_letters" else self.rows)
-            # 5. Ack: Faust commits these offsets only after flushing its producer (changelog, links, SLA events)
+            # 6. Ack: Faust commits these offsets only after flushing its producer (changelog, links, SLA events)
             for ack in acks:
-                await ack()
-            metrics.SINK_PENDING.set(len(self.rows) + len(self._leads))
+                ack()
 
     def _judged(
         self, leads: dict[bytes, PendingLead], now: datetime, rows: RowBatch

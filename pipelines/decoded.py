@@ -12,8 +12,9 @@ KEPT = 20_000  # decoded values kept (the most recently decoded or written); a m
 class DecodedTable(Generic[T]):
     """Decoded values of a table of bytes: a long lead history is decoded when it changes, not per event."""
 
-    def __init__(self, table: Any, decode: Callable[[bytes], T], kept: int = KEPT) -> None:
+    def __init__(self, table: Any, decode: Callable[[bytes], T], changelog: Changelog, kept: int = KEPT) -> None:
         self._table = table
+        self._changelog = changelog
         self._decode = decode
         self._kept = kept
         self._decoded: dict[bytes, tuple[bytes, T]] = {}
@@ -44,7 +45,7 @@ class DecodedTable(Generic[T]):
 
     def set(self, key: bytes, encoded: bytes, value: T, partition: int) -> None:
         """Write a value's bytes to the table (in `partition`) and keep it decoded."""
-        put(self._table, key, encoded, partition)
+        self._changelog.put(self._table, key, encoded, partition)
         self._remember(key, encoded, value)
 
     def _remember(self, key: bytes, encoded: bytes, value: T) -> None:
@@ -59,17 +60,33 @@ def _store(table: Any) -> Any:
     return getattr(table, "data", table)
 
 
-def put(table: Any, key: bytes, value: bytes, partition: int) -> None:
-    """Set a changelogged table's key and send its changelog record to `partition`, whatever event is current.
+class Changelog:
+    """Table writes since the last commit: each key is set at once, its changelog record waits for `send`.
 
     Faust sends a table's changelog record to the partition of the event being processed, and refuses a write
-    outside stream iteration; a checkpoint writes the keys of many partitions at once, each to its own (the
-    partition its lead's events come on, as the tables are co-partitioned with the input topics). A plain
-    mapping stands in for a table in tests and benchmarks.
+    outside stream iteration; here records go out on no stream, and a checkpoint writes the keys of many
+    partitions at once, so each names its own (the partition its lead's or visitor's records come on, as the
+    tables are co-partitioned with the input topics). Only a key's last value is sent, once per commit, straight
+    to the producer (not through Faust's buffer, a task hop per record). The checkpoint sends before it acks,
+    and Faust flushes the producer before it commits offsets: a crash before that reads the records again and
+    writes the same values. A plain mapping stands in for a table in tests and benchmarks.
     """
-    send = getattr(table, "send_changelog", None)
-    if send is None:
-        table[key] = value
-        return
-    table.data[key] = value
-    send(partition, key, value)
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, int, bytes], bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put(self, table: Any, key: bytes, value: bytes, partition: int) -> None:
+        """Set a table's key, its changelog record (to `partition`) to be sent at the next commit."""
+        _store(table)[key] = value
+        topic = getattr(table, "changelog_topic", None)
+        if topic is not None:
+            self._pending[(topic.get_topic_name(), partition, key)] = value
+
+    async def send(self, producer: Any) -> None:
+        """Hand every waiting record to the producer (which batches them), in the order they were first set."""
+        pending, self._pending = self._pending, {}
+        for (topic, partition, key), value in pending.items():
+            await producer.send(topic, key, value, partition, None, None)

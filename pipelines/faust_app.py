@@ -15,7 +15,7 @@ from mode.utils.queues import FlowControlEvent
 
 from pipelines import metrics
 from pipelines.absences import Offsets, ever_owned_by, follow
-from pipelines.agents import Wiring, register_agents, set_aside
+from pipelines.agents import Wiring, register_handlers, set_aside
 from pipelines.checkpoint import Checkpoint
 from pipelines.core.codec import visitor_from_bytes
 from pipelines.core.messages import to_restate_message
@@ -122,10 +122,11 @@ def create_app(
     sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, checkpoint)
     sla.loads = store_loads(store, executor)
     checkpoint.tables = WorkerTables(leads, sla)
-    decoded_visitors = DecodedTable(visitors, visitor_from_bytes)
+    decoded_visitors = DecodedTable(visitors, visitor_from_bytes, checkpoint.changelog)
+    checkpoint.producer = lambda: app.producer
     wiring = Wiring(app, names, decoded_visitors, links_topic, deadletter_topic, checkpoint, sla, settings.event_times)
     checkpoint.set_aside = functools.partial(set_aside, wiring)
-    register_agents(wiring, lead_topic, visitor_topic)
+    register_handlers(wiring, lead_topic, visitor_topic)
 
     @app.timer(interval=SLA_TICK)
     async def sla_tick() -> None:
@@ -135,6 +136,11 @@ def create_app(
     async def rebuild_deadlines(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == names.name(STAGES)}
         sla.rebuild(owned)
+
+    @app.on_partitions_revoked.connect
+    async def send_table_writes(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        # written while this worker held the partitions: out before another worker may take them over
+        await checkpoint.changelog.send(app.producer)
 
     @app.task
     async def commit_checkpoints() -> None:

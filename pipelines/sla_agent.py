@@ -21,7 +21,7 @@ from pipelines.core.lead import LeadSnapshot, LeadState
 from pipelines.core.messages import to_check_message, to_sla_message
 from pipelines.core.sla import BREACHED, ESCALATED, MET, REASSIGN, WARNING, Judge, SlaEvent
 from pipelines.core.steps import SlaEffects, sla_step
-from pipelines.decoded import put
+from pipelines.decoded import Changelog
 from pipelines.sink import RowBatch
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,10 @@ def count(event: SlaEvent) -> None:
 
 
 class HasRows(Protocol):
-    """Where rows wait for the store: the worker's checkpoint."""
+    """Where rows and table writes wait for the commit: the worker's checkpoint."""
 
     rows: RowBatch
+    changelog: Changelog
 
 
 class SlaShell:
@@ -98,7 +99,7 @@ class SlaShell:
         due = None if effects.next_due is None else to_ms(effects.next_due)
         record = sla_to_bytes(effects.published, partition, due)
         if record != stored and (stored or effects.published or due is not None):
-            put(self.table, key, record, partition)
+            self.checkpoint.changelog.put(self.table, key, record, partition)
         self.index.schedule(lead_id, partition, due)
         metrics.SLA_OPEN.set(len(self.index))
 

@@ -18,7 +18,7 @@ class WorkerTables:
     """The `leads` table (decoded once per change) and the SLA shell, for `pipelines.checkpoint.Checkpoint`."""
 
     def __init__(self, leads: Any, sla: SlaShell) -> None:
-        self._states = DecodedTable(leads, lead_from_bytes)
+        self._states = DecodedTable(leads, lead_from_bytes, sla.checkpoint.changelog)
         self._sla = sla
 
     def states(self) -> Iterator[LeadState]:

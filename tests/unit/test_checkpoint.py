@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from pipelines.agents import Wiring, handle_lead_message
 from pipelines.checkpoint import Checkpoint, LeadChange
@@ -72,16 +75,17 @@ def checkpoint(log: list[str], failing: str = "") -> tuple[Checkpoint, list[Pois
     return point, aside
 
 
-def take(point: Checkpoint, lead: str, raw: bytes, log: list[str]) -> None:
+def taken(point: Checkpoint, lead: str, raw: bytes, log: list[str]) -> Any:
+    """Take a record for a lead as the handlers do; return the `added` call that registers its ack."""
     event = parse(raw)
     state = lead_state([raw], point.lead(lead.encode()))
     point.take(lead.encode(), state, True, 3, (event, ORIGIN))
     point.rows.add_event(event, ORIGIN)
+    return point.added(lambda: log.append(f"ack {event.id}"))
 
-    async def ack() -> None:
-        log.append(f"ack {event.id}")
 
-    asyncio.run(point.added(ack))
+def take(point: Checkpoint, lead: str, raw: bytes, log: list[str]) -> None:
+    asyncio.run(taken(point, lead, raw, log))
 
 
 def test_a_commit_judges_writes_publishes_stores_then_acks_each_lead_once() -> None:
@@ -155,18 +159,70 @@ def test_a_dead_letter_row_is_stored_even_when_a_commit_runs_while_it_is_sent() 
         async def send(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
             await point.commit()  # the commit cadence runs while the dead letter is on its way
 
-    message = type("Message", (), {"topic": "leadflow.stages", "partition": 3, "offset": 11})()
-    event = type("Record", (), {"value": b"not json", "message": message})()
-    stream = type("Stream", (), {"ack": staticmethod(lambda e: asyncio.sleep(0, log.append("ack bad")))})()
-    w = Wiring(None, TopicNames(), None, None, Topic(), point, None, EventTimes(at(0), timedelta(days=3650)))  # type: ignore[arg-type]
+    message = type("Message", (), {"topic": "leadflow.stages", "partition": 3, "offset": 11, "value": b"not json"})()
+    consumer = type("Consumer", (), {"ack": staticmethod(lambda m: log.append("ack bad"))})()
+    app = type("App", (), {"consumer": consumer})()
+    w = Wiring(app, TopicNames(), None, None, Topic(), point, None, EventTimes(at(0), timedelta(days=3650)))  # type: ignore[arg-type]
 
     take(point, "L1", form_event("L1", "V1", at(0)), log)  # a record taken before: the commit has work to do
 
     async def run() -> None:
-        await handle_lead_message(w, stream, event)
+        await handle_lead_message(w, message)
         await point.commit()
 
     asyncio.run(run())
     inserts = point.store.inserts  # type: ignore[attr-defined]
     stored = [row for table, rows, _columns in inserts if table == "dead_letters" for row in rows]
     assert [(row[0], row[2]) for row in stored] == [("leadflow.stages", 11)] and log[-1] == "ack bad"
+
+
+class SlowStore(Store):
+    """A store whose inserts wait until released (from another thread: the writer's)."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(log)
+        self.release = threading.Event()
+
+    def insert(self, table: str, rows: Any, columns: Any) -> None:
+        self.release.wait(10)
+        super().insert(table, rows, columns)
+
+
+def test_a_full_batch_commits_beside_the_next_records_and_a_second_full_one_waits_for_it() -> None:
+    log: list[str] = []
+    point, _ = checkpoint(log)
+    store = SlowStore(log)
+    point._writer = StoreWriter(store, ThreadPoolExecutor(max_workers=1))
+    point._batch_rows = 2  # a record of a new lead waits as 2: its row and its lead
+
+    async def scenario() -> list[str]:
+        await taken(point, "L1", form_event("L1", "V1", at(0), id="a"), log)  # full: a commit starts
+        await asyncio.sleep(0.05)  # the commit waits for the store
+        await taken(point, "L2", form_event("L2", "V2", at(0), id="b"), log)  # taken beside it, at once
+        seen = list(log)
+        asyncio.get_running_loop().call_later(0.1, store.release.set)
+        await taken(point, "L3", form_event("L3", "V3", at(0), id="c"), log)  # a second full batch waits
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert "ack a" not in seen and seen[:2] == ["judge L1", "write L1 to 3"]
+    assert "ack a" in log and not any(line in log for line in ("ack b", "ack c"))
+    assert point.lead(b"L2") is not None and point.waiting() == 4  # the second batch waits for the next commit
+
+
+def test_a_commit_that_failed_beside_the_records_fails_the_next_one_to_start() -> None:
+    log: list[str] = []
+    point, _ = checkpoint(log, failing="")
+    point._batch_rows = 2
+
+    async def broken() -> None:
+        raise RuntimeError("the store thread died")
+
+    async def scenario() -> None:
+        point.commit = broken  # type: ignore[method-assign]
+        await taken(point, "L1", form_event("L1", "V1", at(0), id="a"), log)
+        await asyncio.sleep(0)
+        await taken(point, "L2", form_event("L2", "V2", at(0), id="b"), log)
+
+    with pytest.raises(RuntimeError, match="store thread died"):
+        asyncio.run(scenario())

@@ -29,9 +29,11 @@ class Topic:
 
 class Checkpoint:
     def __init__(self) -> None:
+        from pipelines.decoded import Changelog
         from pipelines.sink import RowBatch
 
         self.rows = RowBatch()
+        self.changelog = Changelog()
 
 
 def _shell() -> tuple[SlaShell, dict[bytes, bytes], Topic, Topic]:
