@@ -199,7 +199,7 @@ async def _apply_visitor_message(w: Wiring, message: Any, origin: Origin) -> Non
     before = w.visitors.get(key)
     try:
         effects = link_step(before, given) if isinstance(given, Link) else visit_step(before, given)
-        encoded = None if effects.state == before else visitor_to_bytes(effects.state)
+        encoded = None if effects.state is before or effects.state == before else visitor_to_bytes(effects.state)
     except Exception as exc:
         await set_aside(w, Poison(bytes(message.value), origin, CORE_ERROR, core_error(exc)), w.checkpoint.rows)
         return
