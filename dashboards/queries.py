@@ -60,17 +60,32 @@ def cumulative_conversion() -> str:
     return f"SELECT {ratios}\nFROM ({stage_counts()})"
 
 
+VISITED, FORMED = 1, 2  # the flags a visitor's rows carry into one groupBitOr per visitor
+
+
+def _visitors_in_range() -> str:
+    """Return a row (visitor_key, VISITED) per visitor and month with a visit in the range (schemas/sql/011).
+
+    Every visit of a month strictly between the range's first and last month lies in the range, so those months'
+    rows count whole, without reading their visit times; only the first and last month test each time.
+    """
+    first, last = f"toStartOfMonth({START}, 'UTC')", f"toStartOfMonth({END}, 'UTC')"
+    rows = f"SELECT visitor_key, {VISITED} AS flag FROM visitor_months WHERE"
+    edges = f"(month = {first} OR month = {last}) AND arrayExists(t -> {in_range('t')}, visits)"
+    return f"{rows} month > {first} AND month < {last}\nUNION ALL {rows} {edges}"
+
+
 def _tied_visitors() -> str:
     """Return the share of the range's distinct visitors who filled a form by its end.
 
-    visitor_months (schemas/sql/010) holds a row per visitor and month: the range's months give about one row per
-    visitor to group, instead of one per visit; each row's times are tested against the range itself.
+    A visitor's visiting months and form fills are grouped together, once per visitor (rows of parts not merged yet
+    included): its flags tell whether it visited in the range, and whether it also filled a form by the end.
     """
-    forms = f"SELECT visitor_key FROM events_by_time WHERE type = 'web.form_submitted' AND time <= {END}"
-    months = f"month >= toStartOfMonth({START}) AND month <= toStartOfMonth({END})"
-    visited = f"arrayExists(t -> {in_range('t')}, visits)"
-    visitors = f"SELECT visitor_key FROM visitor_months WHERE {months} AND {visited} GROUP BY visitor_key"
-    return f"SELECT {ratio(f'countIf(visitor_key IN ({forms}))', 'count()')} FROM ({visitors})"
+    filled = f"type = 'web.form_submitted' AND time <= {END}"
+    forms = f"SELECT visitor_key, {FORMED} AS flag FROM events_by_time WHERE {filled}"
+    flags = f"SELECT groupBitOr(flag) AS flags FROM ({_visitors_in_range()}\nUNION ALL {forms}) GROUP BY visitor_key"
+    tied, visitors = f"countIf(flags = {VISITED | FORMED})", f"countIf(bitAnd(flags, {VISITED}) != 0)"
+    return f"SELECT {ratio(tied, visitors)} FROM ({flags})"
 
 
 def _went_on() -> str:
