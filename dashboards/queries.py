@@ -88,26 +88,19 @@ def _tied_visitors() -> str:
     return f"SELECT {ratio(tied, visitors)} FROM ({flags})"
 
 
-def _went_on() -> str:
-    """Return whether the episode of entry `e` entered the stage after e's by the end of the range (same snapshot)."""
-    following = f"transform(e.stage, {list(FUNNEL[:-1])}, {list(FUNNEL[1:])}, '')"
-    return f"arrayExists(x -> x.episode = e.episode AND x.stage = {following} AND x.entered_at <= {END}, entries)"
-
-
 def cohort_conversion() -> str:
     """One row: the share of each stage's entries in the range whose episode went on by the end (`cohort`).
 
     An episode enters each stage at most once (contract §2), so each entry in the range is one episode of the
-    cohort; whether it went on is read from the same snapshot's entries, once per entry, without grouping every
-    episode.
+    cohort; when it went on is stored beside it (`went_on_at`, schemas/sql/002), in the same snapshot.
     """
     shares = [f"({_tied_visitors()}) AS visit_to_lead"]
     for a, b in itertools.pairwise(FUNNEL):
         entered = f"e.stage = '{a}'"
-        shares.append(f"{ratio(f'countIf({entered} AND went_on)', f'countIf({entered})')} AS {a}_to_{b}")
+        shares.append(f"{ratio(f'countIf({entered} AND went_on <= {END})', f'countIf({entered})')} AS {a}_to_{b}")
     body = ",\n       ".join(shares)
-    entries = f"SELECT e, {_went_on()} AS went_on FROM lead_snapshots FINAL ARRAY JOIN entries AS e"
-    return f"SELECT {body}\nFROM ({entries} WHERE {in_range('e.entered_at')})"
+    entries = "lead_snapshots FINAL ARRAY JOIN entries AS e, went_on_at AS went_on"
+    return f"SELECT {body}\nFROM {entries}\nWHERE {in_range('e.entered_at')}"
 
 
 def by_source() -> str:
