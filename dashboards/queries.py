@@ -60,39 +60,47 @@ def cumulative_conversion() -> str:
     return f"SELECT {ratios}\nFROM ({stage_counts()})"
 
 
+VISITED, FORMED = 1, 2  # the flags a visitor's rows carry into one groupBitOr per visitor
+
+
+def _visitors_in_range() -> str:
+    """Return a row (visitor_key, VISITED) per visitor and month with a visit in the range (schemas/sql/011).
+
+    Every visit of a month strictly between the range's first and last month lies in the range, so those months'
+    rows count whole, without reading their visit times; only the first and last month test each time.
+    """
+    first, last = f"toStartOfMonth({START}, 'UTC')", f"toStartOfMonth({END}, 'UTC')"
+    rows = f"SELECT visitor_key, {VISITED} AS flag FROM visitor_months WHERE"
+    edges = f"(month = {first} OR month = {last}) AND arrayExists(t -> {in_range('t')}, visits)"
+    return f"{rows} month > {first} AND month < {last}\nUNION ALL {rows} {edges}"
+
+
 def _tied_visitors() -> str:
     """Return the share of the range's distinct visitors who filled a form by its end.
 
-    visitor_months (schemas/sql/010) holds a row per visitor and month: the range's months give about one row per
-    visitor to group, instead of one per visit; each row's times are tested against the range itself.
+    A visitor's visiting months and form fills are grouped together, once per visitor (rows of parts not merged yet
+    included): its flags tell whether it visited in the range, and whether it also filled a form by the end.
     """
-    forms = f"SELECT visitor_key FROM events_by_time WHERE type = 'web.form_submitted' AND time <= {END}"
-    months = f"month >= toStartOfMonth({START}) AND month <= toStartOfMonth({END})"
-    visited = f"arrayExists(t -> {in_range('t')}, visits)"
-    visitors = f"SELECT visitor_key FROM visitor_months WHERE {months} AND {visited} GROUP BY visitor_key"
-    return f"SELECT {ratio(f'countIf(visitor_key IN ({forms}))', 'count()')} FROM ({visitors})"
-
-
-def _went_on() -> str:
-    """Return whether the episode of entry `e` entered the stage after e's by the end of the range (same snapshot)."""
-    following = f"transform(e.stage, {list(FUNNEL[:-1])}, {list(FUNNEL[1:])}, '')"
-    return f"arrayExists(x -> x.episode = e.episode AND x.stage = {following} AND x.entered_at <= {END}, entries)"
+    filled = f"type = 'web.form_submitted' AND time <= {END}"
+    forms = f"SELECT visitor_key, {FORMED} AS flag FROM events_by_time WHERE {filled}"
+    flags = f"SELECT groupBitOr(flag) AS flags FROM ({_visitors_in_range()}\nUNION ALL {forms}) GROUP BY visitor_key"
+    tied, visitors = f"countIf(flags = {VISITED | FORMED})", f"countIf(bitAnd(flags, {VISITED}) != 0)"
+    return f"SELECT {ratio(tied, visitors)} FROM ({flags})"
 
 
 def cohort_conversion() -> str:
     """One row: the share of each stage's entries in the range whose episode went on by the end (`cohort`).
 
     An episode enters each stage at most once (contract §2), so each entry in the range is one episode of the
-    cohort; whether it went on is read from the same snapshot's entries, once per entry, without grouping every
-    episode.
+    cohort; when it went on is stored beside it (`went_on_at`, schemas/sql/002), in the same snapshot.
     """
     shares = [f"({_tied_visitors()}) AS visit_to_lead"]
     for a, b in itertools.pairwise(FUNNEL):
         entered = f"e.stage = '{a}'"
-        shares.append(f"{ratio(f'countIf({entered} AND went_on)', f'countIf({entered})')} AS {a}_to_{b}")
+        shares.append(f"{ratio(f'countIf({entered} AND went_on <= {END})', f'countIf({entered})')} AS {a}_to_{b}")
     body = ",\n       ".join(shares)
-    entries = f"SELECT e, {_went_on()} AS went_on FROM lead_snapshots FINAL ARRAY JOIN entries AS e"
-    return f"SELECT {body}\nFROM ({entries} WHERE {in_range('e.entered_at')})"
+    entries = "lead_snapshots FINAL ARRAY JOIN entries AS e, went_on_at AS went_on"
+    return f"SELECT {body}\nFROM {entries}\nWHERE {in_range('e.entered_at')}"
 
 
 def by_source() -> str:

@@ -66,7 +66,20 @@ CREATE TABLE IF NOT EXISTS lead_snapshots_local ON CLUSTER '{cluster}'
         handoff LowCardinality(String),
         episode UInt16,
         kind LowCardinality(String),
-        at DateTime64(3, 'UTC')))
+        at DateTime64(3, 'UTC'))),
+    went_on_at Array(Nullable(DateTime64(3, 'UTC'))) MATERIALIZED
+        arrayMap(
+            i -> if(i = 0, NULL, entries[i].entered_at),
+            arrayMap(
+                e -> arrayFirstIndex(
+                    x -> x.episode = e.episode AND x.stage = transform(
+                        e.stage, ['lead', 'mql', 'sal', 'sql', 'opportunity'], ['mql', 'sal', 'sql', 'opportunity', 'customer'], ''
+                    ),
+                    entries
+                ),
+                entries
+            )
+        )
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', revision)
 ORDER BY lead_id;
@@ -86,6 +99,34 @@ ALTER TABLE lead_snapshots ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS clock
     episode UInt16,
     kind LowCardinality(String),
     at DateTime64(3, 'UTC')));
+
+ALTER TABLE lead_snapshots_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS went_on_at Array(Nullable(DateTime64(3, 'UTC'))) MATERIALIZED
+    arrayMap(
+        i -> if(i = 0, NULL, entries[i].entered_at),
+        arrayMap(
+            e -> arrayFirstIndex(
+                x -> x.episode = e.episode AND x.stage = transform(
+                    e.stage, ['lead', 'mql', 'sal', 'sql', 'opportunity'], ['mql', 'sal', 'sql', 'opportunity', 'customer'], ''
+                ),
+                entries
+            ),
+            entries
+        )
+    );
+
+ALTER TABLE lead_snapshots ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS went_on_at Array(Nullable(DateTime64(3, 'UTC'))) MATERIALIZED
+    arrayMap(
+        i -> if(i = 0, NULL, entries[i].entered_at),
+        arrayMap(
+            e -> arrayFirstIndex(
+                x -> x.episode = e.episode AND x.stage = transform(
+                    e.stage, ['lead', 'mql', 'sal', 'sql', 'opportunity'], ['mql', 'sal', 'sql', 'opportunity', 'customer'], ''
+                ),
+                entries
+            ),
+            entries
+        )
+    );
 
 CREATE VIEW IF NOT EXISTS stage_entries ON CLUSTER '{cluster}' AS
 SELECT lead_id, e.episode AS episode, e.stage AS stage, e.entered_at AS entered_at, owner_id

@@ -36,7 +36,24 @@ CREATE TABLE IF NOT EXISTS lead_snapshots
         handoff LowCardinality(String),
         episode UInt16,
         kind LowCardinality(String),
-        at DateTime64(3, 'UTC')))
+        at DateTime64(3, 'UTC'))),
+    -- when each entry's episode entered the next funnel stage, element by element beside `entries` (NULL: not in
+    -- this snapshot; an episode enters each stage at most once). ClickHouse computes it once, as the row is written,
+    -- so the cohort panel counts the entries that went on by the end of its range without searching the lead's
+    -- entries once per entry.
+    went_on_at Array(Nullable(DateTime64(3, 'UTC'))) MATERIALIZED
+        arrayMap(
+            i -> if(i = 0, NULL, entries[i].entered_at),
+            arrayMap(
+                e -> arrayFirstIndex(
+                    x -> x.episode = e.episode AND x.stage = transform(
+                        e.stage, ['lead', 'mql', 'sal', 'sql', 'opportunity'], ['mql', 'sal', 'sql', 'opportunity', 'customer'], ''
+                    ),
+                    entries
+                ),
+                entries
+            )
+        )
 )
 ENGINE = ReplacingMergeTree(revision)
 ORDER BY lead_id;
@@ -48,3 +65,18 @@ ALTER TABLE lead_snapshots ADD COLUMN IF NOT EXISTS clock_steps Array(Tuple(
     episode UInt16,
     kind LowCardinality(String),
     at DateTime64(3, 'UTC')));
+
+-- A store from before `went_on_at` gets the column (the same as above); its older parts compute it when read.
+ALTER TABLE lead_snapshots ADD COLUMN IF NOT EXISTS went_on_at Array(Nullable(DateTime64(3, 'UTC'))) MATERIALIZED
+    arrayMap(
+        i -> if(i = 0, NULL, entries[i].entered_at),
+        arrayMap(
+            e -> arrayFirstIndex(
+                x -> x.episode = e.episode AND x.stage = transform(
+                    e.stage, ['lead', 'mql', 'sal', 'sql', 'opportunity'], ['mql', 'sal', 'sql', 'opportunity', 'customer'], ''
+                ),
+                entries
+            ),
+            entries
+        )
+    );
