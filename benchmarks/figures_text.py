@@ -114,7 +114,7 @@ FIGURES = (
     ),
     Figure("store on disk per event, all tables, merged", "replay", _unit("B", "store_bytes_per_event")),
     Figure("store rows per event, all tables", "replay", _unit("", "store_rows_per_event", form=lambda v: f"{v:.2f}")),
-    Figure("one worker, Kafka → state → store", "kafka_path", _unit("events/s", "worker_events_per_s_excl_startup")),
+    Figure("one worker, Kafka → state → store", "kafka_path", _unit("events/s", "worker_events_per_s")),
     Figure(
         "bare aiokafka consume-and-decode loop, same run",
         "kafka_path",
@@ -209,7 +209,7 @@ class Measured:
     def of(cls, results: Results) -> Measured:
         """Pick the plan's inputs from the results."""
         return cls(
-            worker=pick(results, "kafka_path", "worker_events_per_s_excl_startup") or None,
+            worker=pick(results, "kafka_path", "worker_events_per_s") or None,
             collector=pick(results, "collector", "batched", "events_per_s") or None,
             replay=pick(results, "replay", "replay_events_per_s_excl_startup") or None,
             rows_per_event=pick(results, "replay", "store_rows_per_event"),

@@ -132,6 +132,12 @@ def create_app(
     async def sla_tick() -> None:
         await sla.tick()
 
+    @app.on_partitions_assigned.connect
+    async def note_assignment(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        held = app.consumer.assignment()
+        metrics.PARTITIONS_HELD.set(sum(1 for tp in held if tp.topic == names.name(STAGES)))
+        metrics.ASSIGNED_AT.set_to_current_time()
+
     @app.on_rebalance_complete.connect
     async def rebuild_deadlines(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == names.name(STAGES)}

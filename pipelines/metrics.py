@@ -38,6 +38,14 @@ SINK_SECONDS = Histogram(
     registry=REGISTRY,
 )
 SINK_PENDING = Gauge("leadflow_sink_pending_rows", "Rows waiting for the store", registry=REGISTRY)
+PARTITIONS_HELD = Gauge(
+    "leadflow_worker_partitions", "Partitions of each input topic this worker was last given", registry=REGISTRY
+)
+ASSIGNED_AT = Gauge(
+    "leadflow_worker_assigned_timestamp_seconds",
+    "When this worker was last given its partitions (Unix time): the start of its latest rebalance's work",
+    registry=REGISTRY,
+)
 
 SLA_LABELS = ["handoff", "agreement"]
 SLA_BREACHES = Counter(

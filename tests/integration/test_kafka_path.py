@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.simulate import SimulationSummary
 from tests.integration.kafka_fixture import LocalKafka
@@ -95,6 +97,7 @@ def test_kafka_path_gives_the_replay_report(
     events, summary = simulated
     expected = _replay_report(events, tmp_path)
     assert expected["counts"]["lead"] > 100 and expected["counts"]["customer"] > 0
+    spawned = time.time()
     worker = Worker(worker_env, tmp_path).start()  # before its topics have any event
     try:
         sent = leadflow_json(["produce", str(events)], worker_env, tmp_path)
@@ -102,6 +105,9 @@ def test_kafka_path_gives_the_replay_report(
         wait_settled(worker_env, tmp_path, expected, summary, 180)
         metrics = worker.metrics()
         assert "leadflow_invalid_events_total" in metrics and "leadflow_sink_batches_total" in metrics
+        held = {f.name: f.samples[0].value for f in text_string_to_metric_families(metrics) if f.samples}
+        assert held["leadflow_worker_partitions"] == int(worker_env["LEADFLOW_PARTITIONS"])  # the only worker
+        assert spawned < held["leadflow_worker_assigned_timestamp_seconds"] < time.time()
     finally:
         worker.stop()
     dead = _dead_letter_messages(kafka, worker_env["LEADFLOW_TOPIC_PREFIX"] + "leadflow.deadletter")
