@@ -138,11 +138,16 @@ class Checkpoint:
             return
         running = self._running
         if running is None or running.done():
-            if running is not None:
-                running.result()  # a commit that failed fails the caller, as one awaited here would
+            self._raise_failed()
             self._running = asyncio.ensure_future(self.commit())
         elif waiting >= 2 * self._batch_rows:
             await asyncio.shield(running)
+
+    def _raise_failed(self) -> None:
+        """Raise the error of a commit `added` started that failed, as one awaited by the caller would have."""
+        running, self._running = self._running, None
+        if running is not None and running.done():
+            running.result()
 
     def waiting(self) -> int:
         """Return how many rows and leads wait for the next commit (the pending-rows gauge reads it when scraped)."""
@@ -242,5 +247,7 @@ class Checkpoint:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
+            if self._running is not None and self._running.done():
+                self._raise_failed()  # a failed commit beside the records stops the cadence too
             await self.commit()
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))

@@ -226,3 +226,17 @@ def test_a_commit_that_failed_beside_the_records_fails_the_next_one_to_start() -
 
     with pytest.raises(RuntimeError, match="store thread died"):
         asyncio.run(scenario())
+
+
+def test_the_commit_cadence_stops_on_a_commit_that_failed_beside_the_records() -> None:
+    log: list[str] = []
+    point, _ = checkpoint(log)
+
+    async def scenario() -> None:
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError("the store thread died"))
+        point._running = failed
+        await asyncio.wait_for(point.commit_every(0.01), timeout=5)
+
+    with pytest.raises(RuntimeError, match="store thread died"):
+        asyncio.run(scenario())
