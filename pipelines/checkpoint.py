@@ -136,18 +136,23 @@ class Checkpoint:
         waiting = self.waiting()
         if waiting < self._batch_rows:
             return
-        running = self._running
-        if running is None or running.done():
-            self._raise_failed()
+        self._raise_failed()
+        if self._running is None:
             self._running = asyncio.ensure_future(self.commit())
         elif waiting >= 2 * self._batch_rows:
-            await asyncio.shield(running)
+            await asyncio.shield(self._running)
 
     def _raise_failed(self) -> None:
-        """Raise the error of a commit `added` started that failed, as one awaited by the caller would have."""
-        running, self._running = self._running, None
+        """Forget a commit `added` started once it has ended; raise its error, as one awaited would have."""
+        running = self._running
         if running is not None and running.done():
+            self._running = None
             running.result()
+
+    async def send_changelog(self) -> None:
+        """Hand the tables' changelog records waiting so far to the producer (none before the app is built)."""
+        if self.producer is not None:
+            await self.changelog.send(self.producer())
 
     def waiting(self) -> int:
         """Return how many rows and leads wait for the next commit (the pending-rows gauge reads it when scraped)."""
@@ -175,8 +180,7 @@ class Checkpoint:
             for poison in aside:
                 await self._set_aside(poison, rows)
             # 4. Hand the tables' changelog records of this commit (leads, visitors, SLA records) to the producer
-            if self.producer is not None:
-                await self.changelog.send(self.producer())
+            await self.send_changelog()
             # 5. Store the rows: an outage is waited out; a rejected row is set aside (a dead letter to the topic only)
             for row in await self._writer.write(rows):
                 await self._set_aside(from_rejected_row(row), None if row.table == "dead_letters" else self.rows)
@@ -247,7 +251,6 @@ class Checkpoint:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            if self._running is not None and self._running.done():
-                self._raise_failed()  # a failed commit beside the records stops the cadence too
+            self._raise_failed()  # a failed commit beside the records stops the cadence too
             await self.commit()
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))

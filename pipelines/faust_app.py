@@ -146,7 +146,7 @@ def create_app(
     @app.on_partitions_revoked.connect
     async def send_table_writes(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         # written while this worker held the partitions: out before another worker may take them over
-        await checkpoint.changelog.send(app.producer)
+        await checkpoint.send_changelog()
 
     @app.task
     async def commit_checkpoints() -> None:
