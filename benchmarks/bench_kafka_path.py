@@ -11,14 +11,12 @@ onto fresh topics (unique prefix). Then, with every event already in Kafka:
     partitions being assigned until it has consumed every message;
 (b) leadflow: `leadflow worker` (own chDB store, web port, app id), timed from its start until its store holds
     every event (`events FINAL` = distinct valid events, `dead_letters FINAL` = malformed lines), polled through
-    the worker's /leadflow/query page. Start-up is the time until its web port answers; its rate, as the floors',
-    counts from its partitions being assigned (`leadflow_worker_assigned_timestamp_seconds` on its /metrics),
-    since joining the consumer group is the same Faust start-up the floors leave out;
+    the worker's /leadflow/query page. Start-up is the time until its web port answers; its rate counts from its
+    partitions being assigned, as the floors' (joining the group is start-up they leave out; read from /metrics);
 (c) `--group` workers (default 2) in a new consumer group over the same topics, sharing one embedded store held
     by `leadflow store serve`: timed from the first spawn, rate counted from when every web port answers.
 Targets: (b), from its assignment, at least 1.5x the table floor and 0.5x the plain floor, in the same run.
-Broker, workers and store service are stopped at the end.
-Prints a few human-readable lines and one final JSON line.
+Broker, workers and store service are stopped at the end; prints a few human-readable lines and a final JSON line.
 """
 
 from __future__ import annotations
@@ -38,10 +36,10 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
-from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.faust_floor import run_floor
 from benchmarks.harness import (
+    assigned_after,
     cpu_seconds,
     load_after,
     load_before,
@@ -167,15 +165,6 @@ def drain(
             cpu = cpu_seconds(worker.process.pid) if worker.process else 0.0
             return WorkerRun(port_at, first_at, first_count, now, events, dead, complete, cpu)
         time.sleep(poll)
-
-
-def assigned_after(worker: Worker, started_wall: float) -> float | None:
-    """Return the seconds from the worker's spawn until it was last given its partitions (from its /metrics)."""
-    for family in text_string_to_metric_families(worker.metrics()):
-        if family.name == "leadflow_worker_assigned_timestamp_seconds" and family.samples:
-            value = family.samples[0].value
-            return value - started_wall if value else None
-    return None
 
 
 @dataclass

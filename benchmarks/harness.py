@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipelines.store.client import RemoteStore
 from pipelines.store.exceptions import StoreError
@@ -178,3 +179,12 @@ async def wait_live(producer: AIOKafkaProducer, store: RemoteStore, names: Topic
             pass  # the worker may still be opening its store
         await asyncio.sleep(0.1)
     raise TimeoutError(f"the worker did not store an event in {LIVE_TIMEOUT:.0f} s")
+
+
+def assigned_after(worker: Worker, started_wall: float) -> float | None:
+    """Return the seconds from the worker's spawn until it was last given its partitions (from its /metrics)."""
+    for family in text_string_to_metric_families(worker.metrics()):
+        if family.name == "leadflow_worker_assigned_timestamp_seconds" and family.samples:
+            value = family.samples[0].value
+            return value - started_wall if value else None
+    return None
