@@ -13,7 +13,7 @@ so every next-due instant is distinct and `now` can make exactly K clocks due.
 
 Values are held exactly sized by default, as a worker holds them after recovering its tables from the changelogs
 (Kafka hands over exactly sized bytes). orjson 3.13 leaves every `orjson.dumps` result in a buffer of 4 KB or more,
-and the lead agent stores those results as they are; that extra is measured on a sample (tracemalloc) and
+and the lead handler stores those results as they are; that extra is measured on a sample (tracemalloc) and
 projected, or held for real with `--as-written` (some 8 GB per million clocks).
 
 Measured: (1) bytes per clock of each structure: the growth of this process's VmRSS (after gc) while building it;
@@ -115,7 +115,7 @@ async def judge_checks(
     partitions: dict[bytes, int],
     now: datetime,
 ) -> None:
-    """What the lead agent does per check message (pipelines.agents.handle_check_message), minus the ack."""
+    """What the lead handler does per check message (pipelines.agents.handle_check_message), minus the ack."""
     for key, value in checks:
         lead_id = from_check_message(value)
         if isinstance(lead_id, Invalid):
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"    orjson {orjson.__version__} leaves each orjson.dumps result in a buffer of 4 KB or more (tracemalloc, "
         f"{sampled:,} values of each table): +{extra_leads:.0f} B per leads value, +{extra_sla:.0f} B per sla value"
     )
-    other_label = "exactly sized" if args.as_written else "as the lead agent stores them (lead_to_bytes/sla_to_bytes"
+    other_label = "exactly sized" if args.as_written else "as the lead handler stores them (lead_to_bytes/sla_to_bytes"
     other_label += "" if args.as_written else " results, unchanged)"
     print(f"    -> with values {other_label}: {other / n:,.1f} B/clock, {other / 2**30:.2f} GiB for {n:,} clocks")
 

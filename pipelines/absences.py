@@ -1,6 +1,6 @@
 """Owners' absences from `crm.owner_away` events: every judge counts all of them, as it counts the owners file.
 
-The events are on `leadflow.owners`, keyed by owner. The leads agent stores each one (and dead-letters the
+The events are on `leadflow.owners`, keyed by owner. The leads handler stores each one (and dead-letters the
 malformed ones) once, like any event; besides, every worker reads the whole topic into its own judge, since any
 lead of any partition may have a clock on that owner's calendar: first all of it before the worker starts, then
 each new record as it comes, after which the worker restates its leads that ever had that owner, so their
@@ -47,7 +47,7 @@ def _absence(judge: Judge, raw: bytes | None, topic: str) -> str | None:
     """Count one record of leadflow.owners; return its owner when it changed the judge (malformed: None)."""
     event = parse_event(raw or b"", topic)
     if not isinstance(event, Event) or event.type != OWNER_AWAY:
-        return None  # the leads agent dead-letters it
+        return None  # the leads handler dead-letters it
     return event.owner_id if count_absence(judge, event) else None
 
 

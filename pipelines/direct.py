@@ -6,7 +6,7 @@ sets the task's current event, and acks it through the reference count. A trivia
 spends most of its time there (`benchmarks/faust_floor.py`), more than leadflow's whole core does per event.
 
 Here the conductor's entry point sends a record of an input topic to its handler at once, on the fetcher's own
-task, one record after the other (as the agents did with concurrency 1). What those layers did that matters is
+task, one record after the other (as an agent with concurrency 1 takes them). What those layers did that matters is
 kept:
 - flow control: while a rebalance suspends the flow, the record waits, as the conductor made it wait;
 - the consumer generation: a record fetched before a rebalance is dropped unhandled, as the streams dropped it.

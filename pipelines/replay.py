@@ -1,4 +1,4 @@
-"""`leadflow replay`: a file of events through the same core steps as the Faust agents, straight into the store."""
+"""`leadflow replay`: a file of events through the same core steps as the worker's handlers, straight into the store."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """SLA timers in Faust: a deadline index per worker, check messages routed to the lead's partition.
 
 A timer may not write tables, so it only finds the leads that are due and sends each a check message keyed
-by lead; the lead agent judges the lead inside stream iteration, publishes what fell due to leadflow.sla,
+by lead; the lead handler judges the lead when the check arrives, publishes what fell due to leadflow.sla,
 and records it in the changelogged `sla` table, so a restarted or rebalanced worker publishes nothing twice.
 """
 
@@ -128,7 +128,7 @@ class SlaShell:
                 message = to_check_message(lead_id, now_ms)
                 await self.checks_topic.send(key=message.key, value=message.value)
             sent += len(due)
-            await asyncio.sleep(0)  # many leads due at once must not hold up the agents
+            await asyncio.sleep(0)  # many leads due at once must not hold up the handlers
         metrics.SLA_OPEN.set(len(self.index))
         return sent
 

@@ -1,4 +1,4 @@
-"""One valid event in, its effects out: the steps that the Faust agents and the replay runner share."""
+"""One valid event in, its effects out: the steps that the worker's handlers and the replay runner share."""
 
 from __future__ import annotations
 
