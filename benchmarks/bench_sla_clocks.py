@@ -295,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RuntimeError("the rebuilt index differs from the built one")
     rebuild_best = min(rebuilds)
 
-    # (3) judge: the check messages of a tick with JUDGED due, handled as the lead agent handles them
+    # (3) judge: the check messages of a tick with JUDGED due, handled as the lead handler handles them
     judged = min(JUDGED, n)
     now_ms = now_for(sorted_dues, judged)
     now = from_ms(now_ms)
