@@ -33,6 +33,7 @@ from typing import Any
 from benchmarks.harness import load_after, load_before
 from pipelines.agreements import load_agreements
 from pipelines.core.sla import Judge
+from pipelines.heap import settle_heap
 from pipelines.replay import Replayer, ReplayStats, read_lines
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.processes import base_env
@@ -197,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the repository's agreements, as the `leadflow replay` below loads them (its LEADFLOW_AGREEMENTS)
         judge = Judge(load_agreements(REPO / "agreements"))
         run_core(lines[: min(len(lines), 2000)], topic, judge)  # warm-up: imports, first-call costs
+        settle_heap()  # the collector as `leadflow replay` sets it once started
         seconds, cpu, core_stats = time_core(lines, topic, judge, max(1, args.repeat))
         if core_stats.lines != events or core_stats.invalid != summary.malformed:
             raise RuntimeError(f"core saw {core_stats.lines} lines / {core_stats.invalid} invalid, expected {events}")

@@ -5,9 +5,10 @@
 The agent decodes every value with `orjson.loads` (a malformed one is counted and passed by); with `--table` it
 also adds 1 to a changelogged Faust table per event, keyed by the message key: one changelog message per event,
 as a worker that writes its state per event pays. App settings as the worker's where they matter: memory store,
-uvloop, no terminal spinner, producer acks=all and a 50 ms linger, the same topics and partitions. It stops
-itself once it has consumed `--expected` events and prints one JSON line: the events, the seconds from its
-partitions being assigned to the last event (the rate's time), and from its start.
+uvloop, no terminal spinner, the collector settled once started (pipelines/heap.py), producer acks=all and a
+50 ms linger, the same topics and partitions. It stops itself once it has consumed `--expected` events and
+prints one JSON line: the events, the seconds from its partitions being assigned to the last event (the rate's
+time), and from its start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import faust
 import orjson
 import uvloop
 
+from pipelines.heap import settle_heap
 from pipelines.topics import INPUT_TOPICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = build(args, started)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
     worker.spinner = None  # as the leadflow worker: no terminal spinner, so no DEBUG records anywhere
+    settle_heap()  # as the leadflow worker: the collector set for a long-running process
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -21,6 +21,7 @@ from pipelines.agents import failure as agent_failure
 from pipelines.agreements import fingerprint, load_judge
 from pipelines.core.rows import OWNER_TEAM_COLUMNS, to_owner_team_rows
 from pipelines.faust_app import create_app, install_event_loop
+from pipelines.heap import settle_heap
 from pipelines.kafka_admin import ensure_topics
 from pipelines.log_limits import limit_kafka_client_logs
 from pipelines.settings import ConfigError, Settings
@@ -121,6 +122,7 @@ def run_worker(settings: Settings) -> int:
     # made a record for it to spin on: a worker is a service, its log is read by machines
     worker.spinner = None
     code = 0
+    settle_heap()  # start-up is done: what it made is kept out of every collection from here on
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

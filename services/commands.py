@@ -42,6 +42,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a JSON-lines file into the store."""
+    from pipelines.heap import settle_heap
     from pipelines.replay import replay_file
 
     settings = load_settings()
@@ -52,6 +53,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     store.insert("owner_teams", to_owner_team_rows(judge.teams, started), OWNER_TEAM_COLUMNS)
     size = args.file.stat().st_size
+    settle_heap()
     columns = (TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=ERR, disable=args.no_progress) as progress:
         task = progress.add_task("replay", total=size)

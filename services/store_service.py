@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pipelines.heap import settle_heap
 from pipelines.settings import ConfigError, Settings
 from pipelines.store.client import ClickHouseStore, hold_store
 from pipelines.store.owner import STORE_SERVICE, holder_token, remove_owner, write_owner
@@ -141,6 +142,7 @@ def run_store_service(settings: Settings) -> int:
     store = hold_store(settings, path)
     executors = Executors.start()
     deadline = _deadline(STOP_GRACE)
+    settle_heap()
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(settings, path, store, executors, lambda line: print(line, flush=True), deadline.start))
