@@ -23,6 +23,7 @@ from pipelines.core.sla import Judge
 from pipelines.decoded import DecodedTable
 from pipelines.flow import FlowControl
 from pipelines.kafka_consumer import RewindingTransport
+from pipelines.outbound import OutboundTopic
 from pipelines.owner_loads import store_loads
 from pipelines.settings import Settings
 from pipelines.sink_service import StoreWriter
@@ -112,18 +113,22 @@ def create_app(
     partitions = settings.partitions
     lead_topic = app.topic(*(names.name(t) for t in (*LEAD_TOPICS, OWNERS, SLA_CHECKS)), partitions=partitions, **RAW)
     visitor_topic = app.topic(names.name(VISITS), names.name(VISITOR_LINKS), partitions=partitions, **RAW)
-    links_topic = app.topic(names.name(VISITOR_LINKS), partitions=partitions, **RAW)
+
+    def produced() -> Any:
+        return app.producer  # built when the worker starts
+
+    links_topic = OutboundTopic(produced, names.name(VISITOR_LINKS))
     deadletter_topic = app.topic(names.name(DEADLETTER), **RAW)
     leads = app.Table(LEADS_TABLE, partitions=partitions, key_type=bytes, value_type=bytes)
     visitors = app.Table(VISITORS_TABLE, partitions=partitions, key_type=bytes, value_type=bytes)
     clocks = app.Table(SLA_TABLE, partitions=partitions, key_type=bytes, value_type=bytes)
     checkpoint = Checkpoint(StoreWriter(store, executor), settings.sink_batch_rows, judge, settings.max_state_bytes)
-    checks_topic = app.topic(names.name(SLA_CHECKS), partitions=partitions, **RAW)
-    sla = SlaShell(judge, clocks, app.topic(names.name(SLA), **RAW), checks_topic, checkpoint)
+    checks_topic = OutboundTopic(produced, names.name(SLA_CHECKS))
+    sla = SlaShell(judge, clocks, OutboundTopic(produced, names.name(SLA)), checks_topic, checkpoint)
     sla.loads = store_loads(store, executor)
     checkpoint.tables = WorkerTables(leads, sla)
     decoded_visitors = DecodedTable(visitors, visitor_from_bytes, checkpoint.changelog)
-    checkpoint.producer = lambda: app.producer
+    checkpoint.producer = produced
     wiring = Wiring(app, names, decoded_visitors, links_topic, deadletter_topic, checkpoint, sla, settings.event_times)
     checkpoint.set_aside = functools.partial(set_aside, wiring)
     register_handlers(wiring, lead_topic, visitor_topic)
