@@ -2,9 +2,9 @@
 
 The record handlers (`pipelines.agents`) only compute: each event goes through the core at once (so the next
 event of its lead sees it), and what it changed waits here, a lead's new state among the pending ones, its rows in
-the row batch, the tables' writes in the changelog. Every `sink_interval`, or once `sink_batch_rows` wait (then
-beside the records that follow), `Checkpoint.commit` applies all of it in one order, which is the whole
-at-least-once rule of the worker (modelled on Quix Streams' `Checkpoint.commit`):
+the row batch, the tables' writes in the changelog. Every `sink_interval`, or once `sink_batch_rows` wait or
+their payloads reach `BATCH_BYTES` (then beside the records that follow), `Checkpoint.commit` applies all of it
+in one order, which is the whole at-least-once rule of the worker (modelled on Quix Streams' `Checkpoint.commit`):
 
 1. each changed lead is judged once, at the commit's moment: its snapshot and its clocks (nothing written yet);
 2. each changed lead's state is written once to the table, its changelog record bound for its own partition;
@@ -38,6 +38,10 @@ from pipelines.decoded import Changelog
 from pipelines.poison import CORE_ERROR, STATE_TOO_LARGE, Poison, SetAside, core_error, from_rejected_row
 from pipelines.sink import RowBatch
 from pipelines.sink_service import StoreWriter
+
+# what the waiting events' and dead letters' own bytes may reach before a commit starts: the row count alone would
+# let large events (up to 1 MiB each) hold gigabytes
+BATCH_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +137,17 @@ class Checkpoint:
         (back-pressure: at most two batches wait).
         """
         self._acks.append(ack)
-        waiting = self.waiting()
-        if waiting < self._batch_rows:
+        if not self._full(1):
             return
         self._raise_failed()
         if self._running is None:
             self._running = asyncio.ensure_future(self.commit())
-        elif waiting >= 2 * self._batch_rows:
+        elif self._full(2):
             await asyncio.shield(self._running)
+
+    def _full(self, batches: int) -> bool:
+        """Say whether what waits fills `batches` batches, by rows and leads or by payload bytes."""
+        return self.waiting() >= batches * self._batch_rows or self.rows.payload_bytes >= batches * BATCH_BYTES
 
     def _raise_failed(self) -> None:
         """Forget a commit `added` started once it has ended; raise its error, as one awaited would have."""

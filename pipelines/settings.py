@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     state_dir: Path = Path("./data/faust")
-    sink_batch_rows: int = Field(default=5000, ge=1)
+    sink_batch_rows: int = Field(default=20_000, ge=1)
     sink_interval: float = Field(default=1.0, gt=0, le=60)
     log_level: str = Field(default="WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     earliest_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)

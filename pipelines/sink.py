@@ -41,6 +41,7 @@ class RowBatch:
         self.leads: dict[str, LeadState] = {}
         self.first_touches: dict[tuple[str, str, str, str], Row] = {}
         self.dead_letters: dict[tuple[str, int, int], Row] = {}
+        self.payload_bytes = 0  # bytes of the events' and dead letters' own payloads added (a repeat counts again)
 
     def __len__(self) -> int:
         return (
@@ -50,6 +51,7 @@ class RowBatch:
     def add_event(self, event: Event, origin: Origin) -> None:
         """Add a valid input event."""
         self.events[event.key] = to_event_row(event, origin)
+        self.payload_bytes += len(event.payload)
 
     def add_lead(self, state: LeadState, derived: LeadSnapshot | None = None) -> None:
         """Add a lead's state (and its snapshot if already derived); only its latest state is written."""
@@ -68,6 +70,7 @@ class RowBatch:
 
     def add_dead_letter(self, invalid: Invalid, origin: Origin, received_at: datetime) -> None:
         """Add an input that could not be processed."""
+        self.payload_bytes += len(invalid.raw)
         self.dead_letters[(origin.topic, origin.partition, origin.offset)] = to_dead_letter_row(
             invalid, origin, received_at
         )

@@ -43,7 +43,7 @@ def _crash_after_progress(worker: Worker, env: dict[str, str], tmp_path: Path, b
 
 # The default sink batch, and small ones: agents that write every few events fall behind the fetcher, so a
 # restarted worker has records queued when its recovery ends (Faust's flow control used to throw those away).
-@pytest.mark.parametrize("batch_rows", ["5000", "10"])
+@pytest.mark.parametrize("batch_rows", ["20000", "10"])
 def test_worker_killed_three_times_mid_stream_gives_the_replay_report(
     batch_rows: str, simulated: tuple[Path, SimulationSummary], worker_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pipelines import checkpoint as checkpoint_module
 from pipelines.agents import Wiring, handle_lead_message
 from pipelines.checkpoint import Checkpoint, LeadChange
 from pipelines.core.lead import LeadState, snapshot
@@ -208,6 +209,27 @@ def test_a_full_batch_commits_beside_the_next_records_and_a_second_full_one_wait
     assert "ack a" not in seen and seen[:2] == ["judge L1", "write L1 to 3"]
     assert "ack a" in log and not any(line in log for line in ("ack b", "ack c"))
     assert point.lead(b"L2") is not None and point.waiting() == 4  # the second batch waits for the next commit
+
+
+def test_events_whose_payloads_fill_the_bytes_of_a_batch_commit_before_it_has_its_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log: list[str] = []
+    point, _ = checkpoint(log)  # a batch of 1,000 rows
+    first, second = form_event("L1", "V1", at(0), id="a"), form_event("L2", "V2", at(0), id="b")
+    monkeypatch.setattr(checkpoint_module, "BATCH_BYTES", len(first) + len(second) - 1)
+
+    async def scenario() -> list[str]:
+        await taken(point, "L1", first, log)
+        await asyncio.sleep(0.05)
+        seen = list(log)
+        await taken(point, "L2", second, log)  # two events' bytes: over the batch's bytes, far under its rows
+        await asyncio.wait_for(asyncio.shield(point._running), 5)  # type: ignore[arg-type]
+        return seen
+
+    assert asyncio.run(scenario()) == []
+    assert "ack a" in log and "ack b" in log
+    assert point.rows.payload_bytes == 0  # the next batch starts empty
 
 
 def test_a_commit_that_failed_beside_the_records_fails_the_next_one_to_start() -> None:

@@ -38,7 +38,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert (settings.partitions, settings.replication, settings.app_id) == (8, 1, "leadflow")
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 6066)
     assert settings.state_dir == Path("./data/faust")
-    assert (settings.sink_batch_rows, settings.sink_interval, settings.log_level) == (5000, 1.0, "WARNING")
+    assert (settings.sink_batch_rows, settings.sink_interval, settings.log_level) == (20_000, 1.0, "WARNING")
     assert settings.chdb_path == tmp_path.resolve() / "data" / "chdb"
 
 
