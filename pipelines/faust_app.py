@@ -104,6 +104,9 @@ def create_app(
         broker_rebalance_timeout=20.0,
         # changelog, link and SLA messages go out in batches of up to 50 ms rather than one request each
         producer_linger=0.05,
+        # a partition is read 4 MiB at a time, not Faust's 1 MiB: one lead's thousands of events all sit in one
+        # partition, which 1 MiB fetches (one outstanding per partition) left the worker waiting on half the time
+        consumer_max_fetch_size=4 * 1024 * 1024,
         stream_wait_empty=False,  # un-acked events wait in the sink; they are re-delivered, not awaited
         key_serializer="raw",
         value_serializer="raw",
