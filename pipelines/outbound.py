@@ -11,7 +11,7 @@ class OutboundTopic:
 
     Faust's `Topic.send` wraps each record in a `FutureMessage`, looks for a current stream event to attach it to
     (the worker's handlers run outside Faust's streams: there is none), runs its send sensors and a done-callback
-    per record: about a seventh of a draining worker's CPU went there for the links, SLA events and checks it
+    per record: about an eighth of a draining worker's CPU went there for the links, SLA events and checks it
     sends. Records sent here go into the same producer, so they are covered as before: Faust flushes the
     producer before it commits any offset. With no partition given, the producer's partitioner picks it from
     the key (murmur2), as it does for Faust's send.
