@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from pipelines.core.model import Event, Invalid, TimeRange
 from pipelines.topics import TOPIC_BY_TYPE
+from schemas import fast
 from schemas.events import (
     EVENT_ADAPTER,
     ActivityLoggedData,
@@ -38,12 +39,14 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)[:MAX_REASON]
 
 
-def _subject_problem(model: Envelope) -> str | None:
-    data = model.data
-    field = (
-        "visitor_id" if isinstance(data, VisitData) else "owner_id" if isinstance(data, OwnerAwayData) else "lead_id"
-    )
-    expected = getattr(data, field, None)
+# the `data` field that names an event's subject: the lead's id, but for these types
+SUBJECT_FIELD: dict[str, str] = {"web.visit": "visitor_id", "crm.owner_away": "owner_id"}
+AnyModel = Envelope | fast.FastEvent
+
+
+def _subject_problem(model: AnyModel) -> str | None:
+    field = SUBJECT_FIELD.get(model.type, "lead_id")
+    expected = getattr(model.data, field, None)
     if expected != model.subject:
         return f"subject: must equal data.{field} ({expected!r}), got {model.subject!r}"
     return None
@@ -59,26 +62,26 @@ def _to_millisecond(time: datetime) -> datetime:
     return utc.replace(microsecond=utc.microsecond - extra) if extra else utc
 
 
-def _visit(m: Envelope, d: VisitData, raw: bytes, time: datetime) -> Event:
+def _visit(m: AnyModel, d: VisitData | fast.VisitData, raw: bytes, time: datetime) -> Event:
     return Event(
         m.source, m.id, m.type, time, m.subject, raw, visitor_id=d.visitor_id, url=d.url, referrer=d.referrer,
         utm_source=d.utm_source, utm_medium=d.utm_medium, utm_campaign=d.utm_campaign,
     )  # fmt: skip
 
 
-def _form(m: Envelope, d: FormSubmittedData, raw: bytes, time: datetime) -> Event:
+def _form(m: AnyModel, d: FormSubmittedData | fast.FormSubmittedData, raw: bytes, time: datetime) -> Event:
     return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, d.visitor_id)
 
 
-def _stage(m: Envelope, d: LifecycleChangedData, raw: bytes, time: datetime) -> Event:
-    return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, None, d.stage.value, d.owner_id, d.reason)
+def _stage(m: AnyModel, d: LifecycleChangedData | fast.LifecycleChangedData, raw: bytes, time: datetime) -> Event:
+    return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, None, str(d.stage), d.owner_id, d.reason)
 
 
-def _owner(m: Envelope, d: OwnerAssignedData, raw: bytes, time: datetime) -> Event:
+def _owner(m: AnyModel, d: OwnerAssignedData | fast.OwnerAssignedData, raw: bytes, time: datetime) -> Event:
     return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, owner_id=d.owner_id)
 
 
-def _activity(m: Envelope, d: ActivityLoggedData, raw: bytes, time: datetime) -> Event:
+def _activity(m: AnyModel, d: ActivityLoggedData | fast.ActivityLoggedData, raw: bytes, time: datetime) -> Event:
     return Event(
         m.source, m.id, m.type, time, m.subject, raw, d.lead_id, owner_id=d.owner_id, activity_kind=d.kind,
         automated=d.automated,
@@ -97,7 +100,7 @@ def _away(m: Envelope, d: OwnerAwayData, raw: bytes, time: datetime) -> Event:
 
 
 # How each type's `data` becomes the core's fields.
-_FLATTEN: dict[type, Callable[[Envelope, Any, bytes, datetime], Event]] = {
+_FLATTEN: dict[type, Callable[[Any, Any, bytes, datetime], Event]] = {
     VisitData: _visit,
     FormSubmittedData: _form,
     LifecycleChangedData: _stage,
@@ -105,15 +108,40 @@ _FLATTEN: dict[type, Callable[[Envelope, Any, bytes, datetime], Event]] = {
     ActivityLoggedData: _activity,
     DealChangedData: _deal,
     OwnerAwayData: _away,
+    fast.VisitData: _visit,
+    fast.FormSubmittedData: _form,
+    fast.LifecycleChangedData: _stage,
+    fast.OwnerAssignedData: _owner,
+    fast.ActivityLoggedData: _activity,
 }
 
 
-def to_event(model: Envelope, raw: bytes) -> Event:
-    """Flatten a validated envelope into the core's `Event`."""
+def to_event(model: AnyModel, raw: bytes, time: datetime | None = None) -> Event:
+    """Flatten a validated envelope (and its time in UTC, unless the model holds it) into the core's `Event`."""
     flatten = _FLATTEN.get(type(model.data))
     if flatten is None:
         raise TypeError(f"no conversion for {type(model.data).__name__}")
-    return flatten(model, model.data, raw, _to_millisecond(model.time))
+    if time is None:
+        if not isinstance(model, Envelope):
+            raise TypeError("a fast-decoded event's time is given apart")
+        time = model.time
+    return flatten(model, model.data, raw, _to_millisecond(time))
+
+
+def validated(raw: bytes) -> tuple[AnyModel, datetime] | Invalid:
+    """Validate raw bytes against the event models: the model and its time in UTC, or every reason at once.
+
+    The common types go through `schemas.fast` first; what it does not take, the pydantic models judge.
+    """
+    quick = fast.decode(raw)
+    time = None if quick is None else fast.instant(quick.time)
+    if quick is not None and time is not None:
+        return quick, time
+    try:
+        model = EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        return Invalid(raw, _describe(exc))
+    return model, model.time
 
 
 def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None = None) -> Event | Invalid:
@@ -121,11 +149,11 @@ def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None
 
     An event time outside `accepted` is refused with reason `time_out_of_range`.
     """
-    try:
-        model = EVENT_ADAPTER.validate_json(raw)
-    except ValidationError as exc:
-        return Invalid(raw, _describe(exc))
-    problem = accepted.problem(model.time) if accepted is not None else None
+    checked = validated(raw)
+    if isinstance(checked, Invalid):
+        return checked
+    model, time = checked
+    problem = accepted.problem(time) if accepted is not None else None
     if problem:
         return Invalid(raw, problem)
     problems = [p for p in (_subject_problem(model),) if p]
@@ -134,4 +162,4 @@ def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None
         problems.append(f"type: {model.type} belongs on topic {expected_topic}, arrived on {topic}")
     if problems:
         return Invalid(raw, "; ".join(problems)[:MAX_REASON])
-    return to_event(model, raw)
+    return to_event(model, raw, time)

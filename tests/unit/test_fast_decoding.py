@@ -1,0 +1,158 @@
+"""`schemas.fast` only ever accepts: what it decodes, the pydantic models accept too, with the same values."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from pipelines.core.model import Event
+from pipelines.core.validate import parse_event, to_event
+from schemas import fast
+from schemas.events import EVENT_ADAPTER, RFC3339
+from tests.unit.factories import examples
+
+EXAMPLES = examples()
+FAST_TYPES = ["web.visit", "web.form_submitted", "crm.lifecycle_changed", "crm.owner_assigned", "crm.activity_logged"]
+DIFFERENTIAL = settings(
+    max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+
+# strings at and around every length limit, in one- and two-code-unit characters
+SIZES = [0, 1, 511, 512, 513, 4095, 4096, 4097]
+EDGE_TEXT = [c * n for n, c in itertools.product(SIZES, ["a", "é", "\U0001f600"])]
+NASTY = st.sampled_from(["\x00", "\x1f", "\u202e", "\ufeff", "\ud800", "\udfff", "\U0001f600", "é", "a", '"', "\\"])
+TEXT = st.text(st.one_of(st.characters(), NASTY), max_size=12) | st.sampled_from(EDGE_TEXT)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+# RFC 3339 and near misses: every part at and past its range, fractions of up to twelve digits, every offset form
+TIMES = st.builds(
+    "{}-{}-{}{}{}:{}:{}{}{}".format,
+    st.sampled_from(["2026", "0001", "9999", "0000", "26"]),
+    st.sampled_from(["11", "02", "13", "00"]),
+    st.sampled_from(["02", "29", "31", "00"]),
+    st.sampled_from(["T", "t", " ", "_"]),
+    st.sampled_from(["09", "00", "23", "24"]),
+    st.sampled_from(["15", "59", "60"]),
+    st.sampled_from(["00", "59", "60", "61"]),
+    st.sampled_from(["", ".", ".1", ".123", ".123456", ".9999995", ".1234567", ".999999999999"]),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:00", "+23:59", "-23:59", "+24:00", "+00:60", "+0100", ""]),
+) | st.text(max_size=30)
+FIELD_VALUES = JSON_VALUES | TIMES | st.sampled_from(["1.0", "mql", "lead", "call", "note", "web.visit", "v-1", "L1"])
+
+
+def _fast(raw: bytes) -> tuple[fast.FastEvent, Any] | None:
+    quick = fast.decode(raw)
+    time = None if quick is None else fast.instant(quick.time)
+    return None if quick is None or time is None else (quick, time)
+
+
+def _assert_same_as_pydantic(raw: bytes) -> None:
+    """If the fast decoding takes `raw`, pydantic takes it too, and both give the same core event."""
+    taken = _fast(raw)
+    if taken is None:
+        return
+    try:
+        model = EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        pytest.fail(f"fast decoding took what pydantic refuses: {raw!r}: {exc}")
+    quick, time = taken
+    assert to_event(quick, raw, time) == to_event(model, raw)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """An example event of a fast type with fields replaced, removed or added, encoded in any of several ways."""
+    document: dict[str, Any] = copy.deepcopy(EXAMPLES[draw(st.sampled_from(FAST_TYPES))])
+    for _ in range(draw(st.integers(0, 3))):
+        data = document.get("data")
+        target = draw(st.sampled_from([document, data] if isinstance(data, dict) else [document]))
+        key = draw(st.sampled_from([*target, "extra", "type", "lead_id", "stage", "automated"]))
+        action = draw(st.sampled_from(["set", "set", "drop"]))
+        if action == "drop":
+            target.pop(key, None)
+        else:
+            target[key] = draw(FIELD_VALUES)
+    text = json.dumps(document, ensure_ascii=draw(st.booleans()))
+    if draw(st.booleans()):  # a key given twice: the later one counts in both decodings, or neither takes it
+        key = draw(st.sampled_from(["id", "type", "time", "subject", "data", "specversion"]))
+        text = text[:-1] + f', "{key}": {json.dumps(draw(FIELD_VALUES))}}}'
+    raw = text.encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 3)) == 0:  # a byte changed anywhere: broken UTF-8, broken JSON, a changed value
+        at = draw(st.integers(0, len(raw) - 1))
+        raw = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
+    return raw
+
+
+@DIFFERENTIAL
+@given(mutated())
+def test_what_the_fast_decoding_takes_pydantic_takes_alike(raw: bytes) -> None:
+    """Generated and mutated events of every fast type: never an event pydantic refuses, never another value."""
+    _assert_same_as_pydantic(raw)
+
+
+@DIFFERENTIAL
+@given(TIMES)
+def test_a_time_is_decoded_only_as_the_contract_decodes_it(text: str) -> None:
+    """Every time the fast decoding takes matches RFC3339 and equals pydantic's value, in UTC."""
+    document = copy.deepcopy(EXAMPLES["web.visit"])
+    document["time"] = text
+    raw = json.dumps(document).encode("utf-8", "surrogatepass")
+    if _fast(raw) is not None:
+        assert RFC3339.match(text)
+    _assert_same_as_pydantic(raw)
+
+
+@pytest.mark.parametrize("event_type", FAST_TYPES)
+def test_every_field_at_its_limits_is_decoded_alike(event_type: str) -> None:
+    """Each field of the envelope and of `data` set to text at and around every length limit, and to null."""
+    example = EXAMPLES[event_type]
+    places = [(None, key) for key in example if key != "data"] + [("data", key) for key in example["data"]]
+    for (parent, key), value in itertools.product(places, [*EDGE_TEXT, None]):
+        document = copy.deepcopy(example)
+        (document if parent is None else document[parent])[key] = value
+        _assert_same_as_pydantic(json.dumps(document, ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize("event_type", FAST_TYPES)
+def test_the_common_types_take_the_fast_decoding(event_type: str) -> None:
+    """A valid event of a common type is decoded fast, to the same event pydantic gives (not left to pydantic)."""
+    raw = json.dumps(EXAMPLES[event_type]).encode()
+    assert _fast(raw) is not None
+    _assert_same_as_pydantic(raw)
+    assert isinstance(parse_event(raw), Event)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b', "x": "\xff"}',  # msgspec skips an unknown field without checking its UTF-8
+        b', "x": "\xed\xa0\x80"}',  # a surrogate in UTF-8 form
+        b', "x": NaN}',
+        b', "x": [1,]}',
+        b', "id": ""}',
+        b', "type": "crm.deal_changed"}',
+        b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # deeper than msgspec recurses
+    ],
+)
+def test_what_pydantic_refuses_is_left_to_pydantic(tail: bytes) -> None:
+    """Cases that once differed, or could: the fast decoding leaves them, and pydantic's reasons stand."""
+    raw = json.dumps(EXAMPLES["web.visit"]).encode()[:-1] + tail
+    assert _fast(raw) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-02T09:15:00.9999995+00:00", "0001-01-01T00:30:00+01:00", "2026-11-02T09:15Z"]
+)
+def test_times_msgspec_reads_otherwise_are_left_to_pydantic(text: str) -> None:
+    """Over six fraction digits (msgspec rounds, pydantic truncates), before year 1 in UTC, or no seconds."""
+    assert fast.instant(text) is None
