@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,9 @@ from pipelines.store.client import Store
 from pipelines.store.protocol import STORE_RUN_COLUMNS
 from schemas.events import MAX_EVENT_BYTES
 
-EVENT_FLUSH_ROWS = 50_000
+# events per write, as the worker's batches: a write goes on beside the events that follow it (chDB, as a server's
+# client, lets go of the interpreter while it inserts), and at most one waits
+EVENT_FLUSH_ROWS = 20_000
 
 
 @dataclass
@@ -59,6 +62,8 @@ class Replayer:
         self._leads: dict[str, LeadState] = {}
         self._visitors: dict[str, VisitorState] = {}
         self._batch = RowBatch(judge)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer")
+        self._writing: Future[int] | None = None
         self.stats = ReplayStats()
 
     def feed(self, raw: bytes, line_number: int) -> None:
@@ -167,26 +172,42 @@ class Replayer:
     def _flush_rows(self) -> None:
         leads = self._batch.leads
         self._batch.leads = {}
-        self._write(self._batch)
+        self._write_beside(self._batch)
         self._batch = RowBatch(self._judge)
         self._batch.leads = leads
 
-    def _write(self, batch: RowBatch) -> None:
-        """Write a batch; rows the store rejects become dead letters (a rejected dead letter is only counted)."""
+    def _write_beside(self, batch: RowBatch) -> None:
+        """Write a batch on the writer thread, once the one before it is written."""
+        self._written()
+        self._writing = self._writer.submit(self._write, batch)
+
+    def _written(self) -> None:
+        """Wait for the batch being written, counting its rejected rows (its StoreError is raised here)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            self.stats.invalid += writing.result()
+
+    def _write(self, batch: RowBatch) -> int:
+        """Write a batch; rows the store rejects become dead letters (a rejected dead letter is only counted).
+
+        Returns the number of rows rejected.
+        """
         _written, rejected = batch.write_sorting_out(self._store)
         aside = RowBatch(self._judge)
         for row in rejected:
             poison = from_rejected_row(row)
-            self.stats.invalid += 1
             if row.table != "dead_letters":
                 aside.add_dead_letter(counted(poison), poison.origin, self._received_at)
         aside.write_sorting_out(self._store)
+        return len(rejected)
 
     def finish(self) -> ReplayStats:
         """Write what is left, every lead's final snapshot, and the replay's as-of time."""
+        self._written()
+        self._writer.shutdown()
         for state in self._leads.values():
             self._batch.add_lead(state)
-        self._write(self._batch)
+        self.stats.invalid += self._write(self._batch)
         self._batch = RowBatch(self._judge)
         self.stats.leads = len(self._leads)
         self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
