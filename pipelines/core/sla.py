@@ -117,7 +117,10 @@ class Judge:
 
     def agreement_at(self, instant: datetime) -> Agreement | None:
         """Return the agreement in force at an instant (its effective dates are in its own time zone)."""
-        return next((a for start, end, a in self._in_force if start <= instant < end), None)
+        for start, end, agreement in self._in_force:  # a loop: a generator costs more than the few agreements
+            if start <= instant < end:
+                return agreement
+        return None
 
     def calendar(self, agreement: Agreement) -> BusinessCalendar:
         """Return an agreement's business calendar."""
