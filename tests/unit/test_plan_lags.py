@@ -55,10 +55,8 @@ def _start(lead: Lead, times: dict[str, datetime], stage: str) -> datetime | Non
 
 def brute_lags(history: tuple[Lead, ...], as_of: datetime) -> dict[str, dict[str, Any]]:
     """Per rate: members entered from the trailing months' start to as_of less the window, gone on by as_of."""
-    month = as_of.date().replace(day=1)
-    first = date(month.year, month.month - MONTHS + 1, 1) if month.month > MONTHS - 1 else None
-    assert first is not None
-    lower = datetime(first.year, first.month, 1, tzinfo=UTC)
+    first = as_of.year * 12 + as_of.month - 1 - (MONTHS - 1)  # months since year 0, across a new year too
+    lower = datetime(first // 12, first % 12 + 1, 1, tzinfo=UTC)
     windows = {"visit_to_lead": 3, "lead_to_mql": 5, "mql_to_sql": 6, "sql_to_opportunity": 10,
                "opportunity_to_customer": 20}  # fmt: skip
     times: dict[str, list[int]] = defaultdict(list)
