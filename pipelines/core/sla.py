@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from itertools import islice
@@ -24,6 +24,8 @@ TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afres
 MAX_ABSENCES = 1_000  # absences of one owner a judge counts from crm.owner_away events; later ones are not counted
 Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning instant, business seconds to the stop
 Escalations = tuple[tuple[str, datetime], ...]  # (event kind, instant) of each step of a handoff's ladder
+# agreement, handoff, episode, start, stop, the owner at the start and at the stop: all that makes a clock
+ClockKey = tuple[str, str, int, datetime, datetime | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class Clock:
     business_seconds: float | None
     owner_id: str | None
     escalations: Escalations = ()
+    _due: tuple[tuple[str, datetime, str], ...] | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def met(self) -> bool:
@@ -69,6 +72,12 @@ class Clock:
             if self.stopped_at is None or self.stopped_at > at:
                 due[kind] = at
         return due
+
+    def schedule(self) -> tuple[tuple[str, datetime, str], ...]:
+        """Return (kind, instant, marker) of each SLA event that will ever be due, as `moments` (remembered)."""
+        if self._due is None:  # a judge hands the same clock out again with each event of its lead
+            object.__setattr__(self, "_due", tuple((k, at, self.marker(k)) for k, at in self.moments().items()))
+        return self._due  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +112,7 @@ class Judge:
         self._named = {a.name: a for a in self.agreements}
         self._escalations: dict[tuple[str, str, str | None, datetime], Escalations] = {}
         self._timings: dict[tuple[str, str, str | None, datetime, datetime | None], Timing] = {}
+        self._clocks: dict[ClockKey, Clock] = {}
         self._owner_calendars: dict[tuple[str, str], BusinessCalendar] = {}
         self._within: dict[tuple[str, str, str | None], int] = {}
         self._absences: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]] = {}  # owner -> event -> span
@@ -174,6 +184,7 @@ class Judge:
             self._owner_calendars = {k: v for k, v in self._owner_calendars.items() if k[0] != owner_id}
             self._timings.clear()
             self._escalations.clear()
+            self._clocks.clear()
         return "counted"
 
     def within(self, agreement: Agreement, handoff: Handoff, owner_id: str | None = None) -> int:
@@ -214,6 +225,15 @@ class Judge:
             if len(self._timings) >= TIMINGS_KEPT:
                 self._timings.clear()
             self._timings[key] = found
+        return found
+
+    def remembered_clock(self, key: ClockKey, build: Callable[[], Clock]) -> Clock:
+        """Return the clock of a key, built once: a lead's clocks are derived again with each of its events."""
+        found = self._clocks.get(key)
+        if found is None:
+            if len(self._clocks) >= TIMINGS_KEPT:
+                self._clocks.clear()
+            found = self._clocks[key] = build()
         return found
 
     def escalations(
@@ -310,14 +330,26 @@ def _clock(
     handoff: Handoff, agreement: Agreement, entry: StageEntry, stop: Move | None, owners: _Owners, judge: Judge
 ) -> Clock:
     stopped_at = stop.time if stop else None
-    starter = owners.at(entry.entered_at)
+    starter, owner = owners.at(entry.entered_at), owners.at(stopped_at)
+    key = (agreement.name, handoff.name, entry.episode, entry.entered_at, stopped_at, starter, owner)
+    return judge.remembered_clock(key, lambda: _new_clock(handoff, agreement, entry, stopped_at, starter, owner, judge))
+
+
+def _new_clock(
+    handoff: Handoff,
+    agreement: Agreement,
+    entry: StageEntry,
+    stopped_at: datetime | None,
+    starter: str | None,
+    owner: str | None,
+    judge: Judge,
+) -> Clock:
     try:
         deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, starter)
         escalations = judge.escalations(agreement, handoff, deadline, starter)
     except NoBusinessTime:  # an owner away for the next ten years: the agreement's hours count
         deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, None)
         escalations = judge.escalations(agreement, handoff, deadline, None)
-    owner = owners.at(stopped_at)
     return Clock(
         handoff=handoff.name,
         agreement=agreement.name,
@@ -360,13 +392,13 @@ def due_events(lead_id: str, clocks: Sequence[Clock], published: frozenset[str],
     due = [
         SlaEvent(kind, lead_id, clock, at)
         for clock in clocks
-        for kind, at in clock.moments().items()
-        if at <= now and clock.marker(kind) not in published
+        for kind, at, marker in clock.schedule()
+        if at <= now and marker not in published
     ]
     return sorted(due, key=lambda e: (e.at, e.clock.handoff, e.kind))
 
 
 def next_due(clocks: Sequence[Clock], published: frozenset[str]) -> datetime | None:
     """Return the next instant at which one of the clocks has something to publish."""
-    pending = [at for c in clocks for kind, at in c.moments().items() if c.marker(kind) not in published]
+    pending = [at for c in clocks for _kind, at, marker in c.schedule() if marker not in published]
     return min(pending, default=None)
