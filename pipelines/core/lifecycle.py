@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -41,14 +41,27 @@ class Move(NamedTuple):
         return (self.source, self.id)
 
 
-@dataclass(frozen=True, slots=True)
-class StageEntry:
-    """A lead entering a funnel stage within an episode."""
+class StageEntry(NamedTuple):
+    """A lead entering a funnel stage within an episode.
+
+    A named tuple, built with every derivation of a lead; equal to another whatever event entered it.
+    """
 
     episode: int
     stage: str
     entered_at: datetime
-    entered_by: EventKey = field(default=("", ""), compare=False)  # the event that entered it
+    entered_by: EventKey = ("", "")  # the event that entered it
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StageEntry):
+            return NotImplemented
+        return self[:3] == other[:3]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:3])
 
 
 class Transition(NamedTuple):
