@@ -21,6 +21,7 @@ STEP_KINDS = {"manager": ESCALATED, "reassign": REASSIGN}  # an escalation step'
 JUST_AFTER = timedelta(milliseconds=1)
 EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afresh
+CLOCKS_KEPT = 10_000  # clocks a judge remembers before it starts afresh (under 1 KB each)
 MAX_ABSENCES = 1_000  # absences of one owner a judge counts from crm.owner_away events; later ones are not counted
 Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning instant, business seconds to the stop
 Escalations = tuple[tuple[str, datetime], ...]  # (event kind, instant) of each step of a handoff's ladder
@@ -231,7 +232,7 @@ class Judge:
         """Return the clock of a key, built once: a lead's clocks are derived again with each of its events."""
         found = self._clocks.get(key)
         if found is None:
-            if len(self._clocks) >= TIMINGS_KEPT:
+            if len(self._clocks) >= CLOCKS_KEPT:
                 self._clocks.clear()
             found = self._clocks[key] = build()
         return found
