@@ -373,7 +373,7 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
     A `clock: owner` handoff counts the calendar of the owner when it started: a reassignment while it runs
     changes the clock's owner, not its deadline.
     """
-    position = {m.key: i for i, m in enumerate(moves)}
+    position: dict[tuple[str, str], int] | None = None
     owners = _Owners(moves)
     clocks: list[Clock] = []
     for entry in lifecycle.entries:
@@ -382,6 +382,8 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
             continue
         for handoff in agreement.handoffs:
             if handoff.starts_on.stage == entry.stage:
+                if position is None:  # by (source, id), a slice of the move: `Move.key` without a call per move
+                    position = {m[1:3]: i for i, m in enumerate(moves)}
                 start = position.get(entry.entered_by, 0)
                 stop = next((m for m in islice(moves, start, None) if _stops(handoff, m)), None)
                 clocks.append(_clock(handoff, agreement, entry, stop, owners, judge))
