@@ -96,9 +96,11 @@ class Replayer:
             return
         self._visitors[event.subject] = effects.state
         self._batch.add_event(event, origin)
-        self._batch.add_first_touches(effects.first_touches)
-        self._count(event, duplicate=event.key in self._visits_seen)
-        self._visits_seen.add(event.key)
+        if effects.first_touches:
+            self._batch.add_first_touches(effects.first_touches)
+        key = event.key
+        self._count(event, duplicate=key in self._visits_seen)
+        self._visits_seen.add(key)
 
     def _absence(self, event: Event, origin: Origin) -> None:
         """Count an owner's absence from here on; every lead's final snapshot is judged with it (`finish`)."""

@@ -132,6 +132,22 @@ def test_the_common_types_take_the_fast_decoding(event_type: str) -> None:
     assert isinstance(parse_event(raw), Event)
 
 
+def test_a_visit_is_flattened_field_by_field() -> None:
+    """A visit's event is built by position: every field lands where its name says."""
+    document = EXAMPLES["web.visit"]
+    raw = json.dumps(document).encode()
+    event = parse_event(raw)
+    assert isinstance(event, Event)
+    data = document["data"]
+    named = {name: data[name] for name in ("visitor_id", "url", "referrer", "utm_source", "utm_medium", "utm_campaign")}
+    assert {name: getattr(event, name) for name in named} == named
+    assert (event.source, event.id, event.type, event.subject, event.payload) == (
+        document["source"], document["id"], "web.visit", document["subject"], raw,
+    )  # fmt: skip
+    others = set(Event._fields) - {*named, "source", "id", "type", "time", "subject", "payload"}
+    assert all(getattr(event, name) is None for name in others)
+
+
 @pytest.mark.parametrize(
     "tail",
     [
