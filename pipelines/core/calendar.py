@@ -18,7 +18,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,8 @@ SEARCH_BLOCKS = SEARCH_DAYS // BLOCK_DAYS + 2
 CACHED_BLOCKS = 256  # about 180 years of windows per calendar
 LAST_DAY = date.max.toordinal()
 NOTHING = timedelta(0)
+MICROSECOND = timedelta(microseconds=1)
+EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 WITHIN = re.compile(r"(\d+)([mhd])")
 UNIT_SECONDS = {"m": 60, "h": 3600}
 
@@ -257,6 +259,22 @@ def _block_number(moment: datetime) -> int:
 def _midnight(ordinal: int) -> datetime:
     """Return UTC midnight of a day ordinal."""
     return datetime.combine(date.fromordinal(ordinal), time(0), UTC)
+
+
+def first_instant_of(day: date, zone: tzinfo) -> datetime:
+    """Return the first instant whose local date is `day`: local midnight, or where a DST jump over it lands."""
+    try:
+        guess = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+        low, high = guess - EDGE_SEARCH, guess + EDGE_SEARCH
+    except OverflowError:  # the first or last days of the calendar: nothing lies beyond them
+        return datetime.min.replace(tzinfo=UTC) if day.year == 1 else datetime.max.replace(tzinfo=UTC)
+    while high - low > MICROSECOND:
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).date() >= day:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _resolve(day: date, wall: time, zone: ZoneInfo) -> datetime | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, parse_within
+from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, first_instant_of, parse_within
 from pipelines.core.lifecycle import Lifecycle, Move, StageEntry
 from schemas.agreement import Agreement, Handoff
 from schemas.owners import Owner, OwnersFile, Team
@@ -19,7 +19,6 @@ WARNING, BREACHED, MET = "sla.warning", "sla.breached", "sla.met"
 ESCALATED, REASSIGN = "sla.escalated", "sla.reassign_suggested"
 STEP_KINDS = {"manager": ESCALATED, "reassign": REASSIGN}  # an escalation step's `to`, and the event it publishes
 JUST_AFTER = timedelta(milliseconds=1)
-EDGE_SEARCH = timedelta(hours=3)  # no zone moves its clocks by more than this at once
 TIMINGS_KEPT = 200_000  # clock timings a judge remembers before it starts afresh
 CLOCKS_KEPT = 10_000  # clocks a judge remembers before it starts afresh (under 1 KB each)
 MAX_ABSENCES = 1_000  # absences of one owner a judge counts from crm.owner_away events; later ones are not counted
@@ -270,7 +269,7 @@ def owner_calendar(
     """
     hours, zone = owner.working_hours, agreement.zone
     holidays = [
-        (_first_instant_of(day, zone), _first_instant_of(day + timedelta(days=1), zone)) for day in agreement.holidays
+        (first_instant_of(day, zone), first_instant_of(day + timedelta(days=1), zone)) for day in agreement.holidays
     ]
     return BusinessCalendar(
         zone=ZoneInfo(owner.timezone),
@@ -287,25 +286,9 @@ def local_day_bounds(agreement: Agreement) -> tuple[datetime, datetime]:
     An instant is in force exactly when its local date is in [effective_from, effective_to), so comparing
     instants with these bounds answers `in_force_on` without converting every instant to the zone.
     """
-    return _first_instant_of(agreement.effective_from, agreement.zone), _first_instant_of(
+    return first_instant_of(agreement.effective_from, agreement.zone), first_instant_of(
         agreement.effective_to, agreement.zone
     )
-
-
-def _first_instant_of(day: date, zone: tzinfo) -> datetime:
-    """Return the first instant whose local date is `day`: local midnight, or where a DST jump over it lands."""
-    try:
-        guess = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-        low, high = guess - EDGE_SEARCH, guess + EDGE_SEARCH
-    except OverflowError:  # the first or last days of the calendar: nothing lies beyond them
-        return datetime.min.replace(tzinfo=UTC) if day.year == 1 else datetime.max.replace(tzinfo=UTC)
-    while high - low > JUST_AFTER / 1000:
-        middle = low + (high - low) / 2
-        if middle.astimezone(zone).date() >= day:
-            high = middle
-        else:
-            low = middle
-    return high
 
 
 def _stops(handoff: Handoff, move: Move) -> bool:
