@@ -136,8 +136,7 @@ def validated(raw: bytes) -> tuple[AnyModel, datetime] | Invalid:
     The common types go through `schemas.fast` first; what it does not take, the pydantic models judge.
     """
     quick = fast.decode(raw)
-    time = None if quick is None else fast.instant(quick.time)
-    if quick is not None and time is not None:
+    if quick is not None and (time := fast.instant(quick.time)) is not None:
         return quick, time
     try:
         model = EVENT_ADAPTER.validate_json(raw)
