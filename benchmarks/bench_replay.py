@@ -33,7 +33,7 @@ from typing import Any
 from benchmarks.harness import load_after, load_before
 from pipelines.agreements import load_agreements
 from pipelines.core.sla import Judge
-from pipelines.heap import settle_heap
+from pipelines.heap import paused_collector, settle_heap
 from pipelines.replay import Replayer, ReplayStats, read_lines
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.processes import base_env
@@ -61,9 +61,10 @@ class NullStore:
 def run_core(lines: list[tuple[int, bytes]], topic: str, judge: Judge) -> ReplayStats:
     """Feed every line through the core, as `replay_file` does (SLA clocks included), into the null store."""
     replayer = Replayer(NullStore(), FIXED_NOW, topic, judge)
-    for number, raw in lines:
-        replayer.feed(raw, number)
-    return replayer.finish()
+    with paused_collector():
+        for number, raw in lines:
+            replayer.feed(raw, number)
+        return replayer.finish()
 
 
 def time_core(

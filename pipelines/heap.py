@@ -16,6 +16,8 @@ Reference counting frees everything outside a cycle at once, as before; the coll
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 YOUNG = 20_000  # allocations (less deallocations) of tracked objects between two young collections
 MIDDLE = 50  # young collections between two collections of the middle generation
@@ -27,3 +29,21 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG, MIDDLE, OLD)
+
+
+@contextmanager
+def paused_collector() -> Iterator[None]:
+    """Leave the cyclic collector off for a batch job's loop, and as it was after it.
+
+    A replay keeps every lead and visitor state and a batch of rows alive: each young collection walks 20,000
+    survivors and frees nothing (16 of them, 6% of the replay's core, over the benchmark's 78,308 lines). The
+    core makes no reference cycles (`tests/unit/test_heap.py` replays a simulated file and finds none), and
+    reference counting frees everything else as it goes, so pausing the collector keeps the same memory.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -17,6 +17,7 @@ from pipelines.core.model import Event, EventTimes, Invalid, Origin
 from pipelines.core.sla import Judge
 from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, sla_step, visit_step
 from pipelines.core.validate import parse_event
+from pipelines.heap import paused_collector
 from pipelines.poison import CORE_ERROR, LEAD_HISTORY_LIMIT, Poison, core_error, counted, from_rejected_row
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store
@@ -245,9 +246,10 @@ def replay_file(
     """
     replayer = Replayer(store, now or datetime.now(UTC), f"replay:{path.name}", judge, times)
     done = 0
-    for number, raw in read_lines(path):
-        replayer.feed(raw, number)
-        done += len(raw) + 1
-        if on_line is not None and number % 1000 == 0:
-            on_line(done)
-    return replayer.finish()
+    with paused_collector():
+        for number, raw in read_lines(path):
+            replayer.feed(raw, number)
+            done += len(raw) + 1
+            if on_line is not None and number % 1000 == 0:
+                on_line(done)
+        return replayer.finish()

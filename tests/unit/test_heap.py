@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pipelines.heap import MIDDLE, OLD, YOUNG, settle_heap
+from pipelines.agreements import load_agreements
+from pipelines.core.sla import Judge
+from pipelines.heap import MIDDLE, OLD, YOUNG, paused_collector, settle_heap
+from pipelines.replay import replay_file
+from services.simulate import SimulationConfig, write_jsonl
+
+AGREEMENTS = Path(__file__).resolve().parents[2] / "agreements"
 
 
 @pytest.fixture
@@ -46,3 +55,52 @@ def test_cycles_made_after_settling_are_still_collected() -> None:
     del first, second
     assert gc.collect() >= 200
     assert sum(stats["collected"] for stats in gc.get_stats()) > collected_before
+
+
+def test_the_collector_is_paused_within_and_as_it_was_after() -> None:
+    assert gc.isenabled()
+    with paused_collector():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_collector():
+        raise RuntimeError("the loop failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_collector():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
+
+
+class _KeepingStore:
+    """Keeps the rows, as a store would hold them for the replay's writer."""
+
+    def __init__(self) -> None:
+        self.rows: list[Sequence[Any]] = []
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return []
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        self.rows.extend(rows)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_replay_makes_no_reference_cycles_for_a_paused_collector_to_miss(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    write_jsonl(SimulationConfig(seed=7, visitors=400), path)
+    judge = Judge(load_agreements(AGREEMENTS))
+    store = _KeepingStore()
+    gc.collect()
+    gc.disable()
+    try:
+        stats = replay_file(path, store, judge, now=datetime(2027, 1, 31, tzinfo=UTC))
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert stats.valid > 1000 and stats.sla_events > 0  # leads, clocks and visits all went through the core
+    assert left == 0
