@@ -33,12 +33,14 @@ def settle_heap() -> None:
 
 @contextmanager
 def paused_collector() -> Iterator[None]:
-    """Leave the cyclic collector off for a batch job's loop, and as it was after it.
+    """Leave the cyclic collector off for a batch job's loop; what the loop made is kept out of later collections.
 
     A replay keeps every lead and visitor state and a batch of rows alive: each young collection walks 20,000
     survivors and frees nothing (16 of them, 6% of the replay's core, over the benchmark's 78,308 lines). The
     core makes no reference cycles (`tests/unit/test_heap.py` replays a simulated file and finds none), and
-    reference counting frees everything else as it goes, so pausing the collector keeps the same memory.
+    reference counting frees everything else as it goes, so pausing the collector keeps the same memory. At
+    the end what the loop made is frozen, as `settle_heap` freezes start-up's: otherwise the first collection
+    after the loop would walk all of it at once. The collector is left as it was (off stays off).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -46,4 +48,5 @@ def paused_collector() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
             gc.enable()

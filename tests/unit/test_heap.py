@@ -57,11 +57,15 @@ def test_cycles_made_after_settling_are_still_collected() -> None:
     assert sum(stats["collected"] for stats in gc.get_stats()) > collected_before
 
 
-def test_the_collector_is_paused_within_and_as_it_was_after() -> None:
+@pytest.mark.usefixtures("restored_collector")
+def test_the_collector_is_paused_within_and_what_was_made_there_is_kept_out_of_it_after() -> None:
     assert gc.isenabled()
+    gc.unfreeze()
     with paused_collector():
         assert not gc.isenabled()
+        made = [[index] for index in range(1000)]
     assert gc.isenabled()
+    assert gc.get_freeze_count() >= len(made)
     with pytest.raises(RuntimeError), paused_collector():
         raise RuntimeError("the loop failed")
     assert gc.isenabled()
