@@ -66,11 +66,11 @@ def to_touch(event: Event) -> Touch:
 
 def apply_visit(state: VisitorState | None, event: Event) -> tuple[VisitorState, list[FirstTouch]]:
     """Record a visit; when it is (still) the visitor's first, restate it for every tied lead."""
+    first = state.first_visit if state is not None else None
+    if state is not None and first is not None and first[:3] < (event.time, event.source, event.id):
+        return state, []  # a later visit (most are): the order compared before a touch is built
     current = state or VisitorState(event.subject)
     touch = to_touch(event)
-    first = current.first_visit
-    if first is not None and first.order < touch.order:
-        return current, []
     updated = VisitorState(current.visitor_id, touch, current.lead_ids)
     return updated, [FirstTouch(lead, current.visitor_id, touch) for lead in updated.lead_ids]
 

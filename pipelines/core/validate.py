@@ -154,13 +154,14 @@ def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None
     if isinstance(checked, Invalid):
         return checked
     model, time = checked
-    problem = accepted.problem(time) if accepted is not None else None
-    if problem:
-        return Invalid(raw, problem)
-    problems = [p for p in (_subject_problem(model),) if p]
+    if accepted is not None and (out_of_range := accepted.problem(time)):
+        return Invalid(raw, out_of_range)
+    subject = _subject_problem(model)
     expected_topic = TOPIC_BY_TYPE[model.type]
-    if topic is not None and topic != expected_topic:
+    wrong_topic = topic is not None and topic != expected_topic
+    if subject is None and not wrong_topic:
+        return to_event(model, raw, time)
+    problems = [subject] if subject else []
+    if wrong_topic:
         problems.append(f"type: {model.type} belongs on topic {expected_topic}, arrived on {topic}")
-    if problems:
-        return Invalid(raw, "; ".join(problems)[:MAX_REASON])
-    return to_event(model, raw, time)
+    return Invalid(raw, "; ".join(problems)[:MAX_REASON])
