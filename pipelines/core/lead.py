@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.core.compaction import LIMITS, HistoryLimits, compact, is_anchor, is_droppable
-from pipelines.core.lifecycle import Lifecycle, Move, derive, to_move
+from pipelines.core.lifecycle import Lifecycle, Move, derive, extend, to_move
 from pipelines.core.model import Event, EventKey
 from pipelines.core.sla import Clock, Judge, derive_clocks
 
@@ -31,6 +31,10 @@ class LeadState:
     visitors: tuple[str, ...] = ()  # visitor ids of forms the compacted history no longer keeps (sorted)
     compacted: bool = False
     _keys: frozenset[EventKey] | None = field(default=None, compare=False, repr=False)
+    # derived from the moves once, and carried on to the next state when one event more changes them simply (see
+    # `apply_event`); never encoded, never given to a constructor (`dataclasses.replace` does not copy them)
+    _life: Lifecycle | None = field(default=None, init=False, compare=False, repr=False)
+    _clocks: tuple[Judge, int, tuple[Clock, ...]] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.revision < len(self.moves):
@@ -46,6 +50,45 @@ class LeadState:
     def has(self, move: Move) -> bool:
         """Say whether an event with this move's (`source`, `id`) is kept in the state."""
         return move.key in self.keys
+
+    def lifecycle(self) -> Lifecycle:
+        """Return the lifecycle derived from the moves (once per state)."""
+        if self._life is None:
+            life = derive(self.moves, in_order=True)
+            if life is None:
+                raise ValueError(f"lead {self.lead_id} has no events")
+            object.__setattr__(self, "_life", life)
+            return life
+        return self._life
+
+    def clocks(self, judge: Judge) -> tuple[Clock, ...]:
+        """Return the SLA clocks derived from the moves by a judge (once per state while the judge's version holds)."""
+        found = self._clocks
+        if found is not None and found[0] is judge and found[1] == judge.version:
+            return found[2]
+        clocks = derive_clocks(self.moves, self.lifecycle(), judge)
+        object.__setattr__(self, "_clocks", (judge, judge.version, clocks))
+        return clocks
+
+    def _carry(self, previous: LeadState, move: Move | None) -> LeadState:
+        """Take over what was derived of `previous`, whose moves are these but for `move` (later than each of them).
+
+        The clocks carry over when the move can change none: it leaves the lifecycle as it was (no owner other
+        than the last), names no stage and is no human activity (a clock stops only on a stage or a human
+        activity, and its owners are the lifecycle's at each instant).
+        """
+        life = previous._life
+        if life is None:
+            return self
+        if move is None:
+            object.__setattr__(self, "_life", life)
+            object.__setattr__(self, "_clocks", previous._clocks)
+            return self
+        extended = extend(life, move)
+        object.__setattr__(self, "_life", extended)
+        if extended is life and move.stage is None and not move.human_activity:
+            object.__setattr__(self, "_clocks", previous._clocks)
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +125,8 @@ def apply_event(state: LeadState | None, event: Event, limits: HistoryLimits = L
         return _compacted(current, moves, limits), True
     keys = current.keys | {move.key}
     revision = current.revision + 1
-    return LeadState(current.lead_id, tuple(moves), revision, current.visitors, current.compacted, keys), True
+    updated = LeadState(current.lead_id, tuple(moves), revision, current.visitors, current.compacted, keys)
+    return (updated._carry(current, move) if moves[-1] is move else updated), True
 
 
 def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits) -> LeadState:
@@ -102,7 +146,8 @@ def _with_visitor(current: LeadState, visitor_id: str | None, limits: HistoryLim
     visitors = _smallest({*current.visitors, visitor_id}, limits.visitors)
     if visitors == current.visitors:
         return current
-    return LeadState(current.lead_id, current.moves, current.revision + 1, visitors, True, current._keys)
+    updated = LeadState(current.lead_id, current.moves, current.revision + 1, visitors, True, current._keys)
+    return updated._carry(current, None)
 
 
 def _smallest(ids: set[str], count: int) -> tuple[str, ...]:
@@ -111,9 +156,7 @@ def _smallest(ids: set[str], count: int) -> tuple[str, ...]:
 
 def snapshot(state: LeadState, judge: Judge | None = None) -> LeadSnapshot:
     """Derive the lead's snapshot from its state; with a judge, its SLA clocks too."""
-    lifecycle = derive(state.moves, in_order=True)
-    if lifecycle is None:
-        raise ValueError(f"lead {state.lead_id} has no events")
+    lifecycle = state.lifecycle()
     visitors = tuple(sorted({m.visitor_id for m in state.moves if m.visitor_id} | set(state.visitors)))
-    clocks = derive_clocks(state.moves, lifecycle, judge) if judge else ()
+    clocks = state.clocks(judge) if judge else ()
     return LeadSnapshot(state.lead_id, state.revision, lifecycle, visitors, state.moves[-1].time, clocks)

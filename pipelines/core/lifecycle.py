@@ -176,3 +176,26 @@ def derive(moves: Iterable[Move], in_order: bool = False) -> Lifecycle | None:
         entries=tuple(entries),
         transitions=tuple(transitions),
     )
+
+
+def extend(life: Lifecycle, move: Move) -> Lifecycle:
+    """Return what `derive` gives for the moves folded into `life` and one more, later than each of them.
+
+    The fold picks up where `derive` left it: its stage, episode and whether the episode is open are the
+    lifecycle's, and the highest funnel rank entered in the episode is its last entry's (every episode enters
+    stages in rank order, and a new one enters one at least). The given lifecycle is returned when the move
+    changes nothing of it.
+    """
+    owner_id = move.owner_id or life.owner_id
+    if move.stage is None or move.stage == life.stage:
+        if owner_id == life.owner_id:
+            return life
+        return Lifecycle(
+            life.created_at, life.stage, life.episode, life.episode_open, owner_id, life.entries, life.transitions
+        )
+    fold = _Fold(life.stage, life.episode, life.episode_open, FUNNEL_RANK[life.entries[-1].stage])
+    entries = list(life.entries)
+    kind = _move_kind(fold, move.stage, move, entries)
+    transition = Transition(move.time, move.source, move.id, life.stage, move.stage, fold.episode, kind)
+    transitions = (*life.transitions, transition)
+    return Lifecycle(life.created_at, move.stage, fold.episode, fold.episode_open, owner_id, (*entries,), transitions)

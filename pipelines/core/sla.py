@@ -116,6 +116,7 @@ class Judge:
         self._owner_calendars: dict[tuple[str, str], BusinessCalendar] = {}
         self._within: dict[tuple[str, str, str | None], int] = {}
         self._absences: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]] = {}  # owner -> event -> span
+        self.version = 0  # grows whenever a clock derived earlier may come out otherwise now (an absence counted)
 
     @cached_property
     def _calendars(self) -> dict[str, BusinessCalendar]:
@@ -185,6 +186,7 @@ class Judge:
             self._timings.clear()
             self._escalations.clear()
             self._clocks.clear()
+            self.version += 1
         return "counted"
 
     def within(self, agreement: Agreement, handoff: Handoff, owner_id: str | None = None) -> int:

@@ -19,7 +19,7 @@ from pipelines.core.sla import Judge
 from pipelines.core.validate import parse_event
 from schemas.agreement import Agreement
 from schemas.owners import OwnersFile
-from tests.unit.factories import away_event, stage_event
+from tests.unit.factories import away_event, form_event, stage_event
 from tests.unit.test_owner_calendars import BERLIN, OWNERS, _agreement, _clock, at
 
 MONDAY_3PM = at(BERLIN, 2026, 11, 2, 15)  # rep-01 works 13-17 Berlin and, in OWNERS, is away all Tuesday
@@ -72,6 +72,22 @@ def test_an_absence_from_an_event_moves_the_deadline_as_the_files_does() -> None
     assert absences.count_absence(judge, absence)  # the cached timing of that clock is forgotten
     assert _clock(judge, *mql)[0] == _clock(with_file, *mql)[0] == at(BERLIN, 2026, 11, 4, 15)
     assert not absences.count_absence(judge, absence)  # the same event again changes nothing
+
+
+def test_a_state_judged_before_an_absence_derives_its_clocks_again_after_it() -> None:
+    judge = Judge([_agreement()], PLAIN)
+    mql, form = (
+        parse_event(stage_event("lead-1", "mql", MONDAY_3PM, id="m", owner_id="rep-01")),
+        parse_event(form_event("lead-1", "vis-1", MONDAY_3PM + timedelta(minutes=5), id="f")),
+    )
+    assert isinstance(mql, Event) and isinstance(form, Event)
+    state, _new = apply_event(None, mql)
+    assert snapshot(state, judge).clocks[0].deadline == at(BERLIN, 2026, 11, 3, 15)
+    later, _new = apply_event(state, form)  # carries the clocks of `state` over
+    absence = _away("rep-01", at(BERLIN, 2026, 11, 3), at(BERLIN, 2026, 11, 4))
+    assert isinstance(absence, Event) and absences.count_absence(judge, absence)
+    assert snapshot(state, judge).clocks[0].deadline == at(BERLIN, 2026, 11, 4, 15)
+    assert snapshot(later, judge).clocks[0].deadline == at(BERLIN, 2026, 11, 4, 15)
 
 
 def test_an_owner_has_at_most_max_absences_from_events(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from pipelines.core.lead import LeadState, apply_event, snapshot
 from pipelines.core.model import Event
 from pipelines.core.sla import BREACHED, JUST_AFTER, MET, WARNING, Clock, Judge
 from pipelines.core.steps import sla_step
-from tests.unit.factories import activity_event, deal_event, owner_event, parse, stage_event
+from tests.unit.factories import activity_event, deal_event, form_event, owner_event, parse, stage_event
 
 PROPERTY = settings(
     max_examples=150,
@@ -66,6 +66,8 @@ def _event(kind: str, param: Any, moment: datetime, number: int) -> Event:
         raw = deal_event(LEAD, param, moment, id=event_id)
     elif kind == "activity":
         raw = activity_event(LEAD, moment, automated=param, id=event_id)
+    elif kind == "form":
+        raw = form_event(LEAD, param, moment, id=event_id)
     else:
         raw = owner_event(LEAD, param, moment, id=event_id)
     return parse(raw)
@@ -90,6 +92,29 @@ def clocks_of(events: list[Event]) -> tuple[Clock, ...]:
 
 def arranged(events: list[Event], order: list[int]) -> list[Event]:
     return [events[i] for i in order]
+
+
+# forms and automated activities too: the moves after which a state carries its clocks over
+carried = st.one_of(what, st.tuples(st.just("form"), st.sampled_from(["V1", "V2"])))
+histories_with_forms = st.tuples(
+    starts,
+    st.builds(
+        lambda first, rest: first + rest, openings, st.lists(st.tuples(carried, offsets), min_size=1, max_size=14)
+    ),
+)
+
+
+@PROPERTY
+@given(histories_with_forms, st.data())
+def test_what_a_state_carries_over_is_what_its_moves_derive(history: Any, data: st.DataObject) -> None:
+    events = events_of(history)
+    order = data.draw(st.permutations(range(len(events))))
+    state: LeadState | None = None
+    for event in arranged(events, order):
+        state, _new = apply_event(state, event)
+        derived = snapshot(state, JUDGE)  # keeps what it derives on the state, for the next one to carry over
+        afresh = snapshot(LeadState(state.lead_id, state.moves, state.revision, state.visitors, state.compacted), JUDGE)
+        assert (derived.lifecycle, derived.clocks) == (afresh.lifecycle, afresh.clocks)
 
 
 @PROPERTY
