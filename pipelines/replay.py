@@ -14,7 +14,7 @@ from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
 from pipelines.core.lead import HistoryFull, LeadState
 from pipelines.core.model import Event, EventTimes, Invalid, Origin
-from pipelines.core.sla import Judge
+from pipelines.core.sla import Clock, Judge
 from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, sla_step, visit_step
 from pipelines.core.validate import parse_event
 from pipelines.heap import paused_collector
@@ -53,6 +53,7 @@ class Replayer:
         self._accepted = times.at(received_at) if times is not None else None
         self._sla_on = any(a.handoffs for a in judge.agreements)
         self._published: dict[str, frozenset[str]] = {}
+        self._judged_last: dict[str, tuple[tuple[Clock, ...], datetime | None]] = {}  # clocks judged, next due
         self._index = DeadlineIndex()
         self._now: datetime | None = None
         self._visits_seen: set[tuple[str, str]] = set()
@@ -135,14 +136,22 @@ class Replayer:
         self._batch.add_first_touches(effects.first_touches)
 
     def _judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
-        """Judge a lead's clocks at replay time `now` (time advances with the events), publishing nothing."""
+        """Judge a lead's clocks at replay time `now` (time advances with the events), publishing nothing.
+
+        None also when the lead's clocks are the very ones judged last (a state carries them over an event that
+        changes none) and nothing of them is due before `now`: judging again would publish nothing new.
+        """
         if not self._sla_on:
+            return None
+        last = self._judged_last.get(state.lead_id)
+        if last is not None and last[0] is state.clocks(self._judge) and (last[1] is None or now < last[1]):
             return None
         return sla_step(state, self._published.get(state.lead_id, frozenset()), self._judge, now)
 
     def _publish(self, lead_id: str, effects: SlaEffects, now: datetime) -> None:
         """Record what fell due, once, and when the lead is due next."""
         self._published[lead_id] = effects.published
+        self._judged_last[lead_id] = (effects.snapshot.clocks, effects.next_due)
         self._batch.add_sla_events(effects.events, now)
         self.stats.sla_events += len(effects.events)
         due = None if effects.next_due is None else to_ms(effects.next_due)
