@@ -12,7 +12,9 @@ make the lifecycle and start or stop clocks); of its activities and forms it kee
 - automated activities without an owner stop nothing and set nothing: they are dropped.
 
 The snapshot of a compacted history therefore equals the snapshot of the whole history as long as no event
-arrives later than the lead's `recent` latest human activities and owner-carrying activities.
+arrives later than the lead's `recent` latest human activities and owner-carrying activities. A history past
+`whole` is compacted at every `every`-th change rather than at each: what it keeps in between is more of the
+whole history, which changes no number.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class HistoryLimits:
     recent: int = 64  # past it, the latest human activities and owner changes kept besides the anchors
     anchors: int = 400  # stage, deal and owner-assignment events of one lead; past it, more are refused
     visitors: int = 64  # visitor ids of dropped forms kept for the snapshot (the smallest ones)
+    # past `whole`, compacted at every this many changes (when the revision is a multiple of it), not at each: a
+    # hot lead's whole kept history is not scanned per event, and at most `every - 1` moves more are kept between
+    every: int = 32
 
 
 LIMITS = HistoryLimits()
@@ -55,9 +60,11 @@ def is_droppable(move: Move) -> bool:
 
 def compact(moves: Sequence[Move], limits: HistoryLimits) -> tuple[Move, ...]:
     """Return the moves (in event-time order) that a compacted history keeps."""
-    starts = {0} | {i for i, m in enumerate(moves) if is_anchor(m)}
+    # the predicates written out (`is_anchor`, `is_owner_point`): a hot lead's history is compacted per event
+    anchors = {i for i, m in enumerate(moves) if m.stage is not None or m.type == OWNER_ASSIGNED}
+    starts = {0} | anchors
     humans = [i for i, m in enumerate(moves) if m.human_activity]
-    owners = [i for i, m in enumerate(moves) if is_owner_point(m)]
+    owners = [i for i, m in enumerate(moves) if m.owner_id is not None and i not in anchors]
     keep = starts | set(humans[-limits.recent :]) | set(owners[-limits.recent :]) | _first_humans_after(moves, starts)
     keep |= _owners_in_force(moves, keep)
     return tuple(m for i, m in enumerate(moves) if i in keep)

@@ -121,22 +121,34 @@ def apply_event(state: LeadState | None, event: Event, limits: HistoryLimits = L
         raise HistoryFull(f"lead {current.lead_id} has {limits.anchors} stage, deal and owner events; more are refused")
     moves = list(current.moves)
     insort(moves, move, key=lambda m: m.order)
-    if len(moves) > limits.whole:
-        return _compacted(current, moves, limits), True
+    if len(moves) > limits.whole and (current.revision + 1) % limits.every == 0:  # see `HistoryLimits.every`
+        return _compacted(current, moves, limits, move if moves[-1] is move else None), True
     keys = current.keys | {move.key}
     revision = current.revision + 1
     updated = LeadState(current.lead_id, tuple(moves), revision, current.visitors, current.compacted, keys)
     return (updated._carry(current, move) if moves[-1] is move else updated), True
 
 
-def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits) -> LeadState:
-    """Compact a history that grew past `limits.whole`; the state given when nothing that it keeps changed."""
+def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits, last: Move | None) -> LeadState:
+    """Compact a history that grew past `limits.whole`; the state given when nothing that it keeps changed.
+
+    `last` is the move just added when it is later than every other. The lifecycle is then carried over: a
+    compacted history keeps the first move and every stage move, which are all that make the lifecycle but its
+    owner, and the owner is checked (the last move naming one is kept, but a move naming an empty owner counts
+    as one in compaction and as none in the lifecycle). The clocks are derived again.
+    """
     kept = compact(moves, limits)
     dropped = {m.visitor_id for m in moves if m.visitor_id is not None} - {m.visitor_id for m in kept}
     visitors = _smallest({*current.visitors, *dropped}, limits.visitors)
     if kept == current.moves and visitors == current.visitors:
         return current
-    return LeadState(current.lead_id, kept, current.revision + 1, visitors, compacted=True)
+    keys = frozenset(m[1:3] for m in kept)  # (source, id) by slice: `Move.key` without a call per move
+    updated = LeadState(current.lead_id, kept, current.revision + 1, visitors, True, keys)
+    if current._life is not None and last is not None:
+        life = extend(current._life, last)
+        if life.owner_id == next((m.owner_id for m in reversed(kept) if m.owner_id), None):
+            object.__setattr__(updated, "_life", life)
+    return updated
 
 
 def _with_visitor(current: LeadState, visitor_id: str | None, limits: HistoryLimits) -> LeadState:

@@ -29,7 +29,8 @@ from tests.unit.factories import (
 from tests.unit.test_sla_properties import JUDGE, PROPERTY
 
 LEAD = "L1"
-SMALL = HistoryLimits(whole=6, recent=3, anchors=60, visitors=3)
+SMALL = HistoryLimits(whole=6, recent=3, anchors=60, visitors=3, every=1)
+DEFERRED = HistoryLimits(whole=6, recent=3, anchors=60, visitors=3, every=3)  # compacted at every third change
 WHOLE = HistoryLimits(whole=10**9, recent=10**9, anchors=10**9, visitors=10**9)
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 STAGES = ("lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified", "lost")
@@ -91,39 +92,44 @@ def assert_same_numbers(got: LeadSnapshot, want: LeadSnapshot, limits: HistoryLi
     assert got.last_event_at <= want.last_event_at
 
 
+@pytest.mark.parametrize("limits", [SMALL, DEFERRED], ids=["each-change", "every-third-change"])
 @PROPERTY
-@given(long_histories)
-def test_a_compacted_history_gives_the_snapshot_of_the_whole_history(spec: Any) -> None:
+@given(spec=long_histories)
+def test_a_compacted_history_gives_the_snapshot_of_the_whole_history(limits: HistoryLimits, spec: Any) -> None:
     events, arrival = arrivals(spec)
     whole = snapshot(fold(events, WHOLE), JUDGE)
     for order in (events, arrival):
-        state = fold(order, SMALL)
-        assert_same_numbers(snapshot(state, JUDGE), whole, SMALL)
+        state = fold(order, limits)
+        assert_same_numbers(snapshot(state, JUDGE), whole, limits)
         assert lead_from_bytes(lead_to_bytes(state)) == state
 
 
+@pytest.mark.parametrize("limits", [SMALL, DEFERRED], ids=["each-change", "every-third-change"])
 @PROPERTY
-@given(long_histories)
-def test_a_compacted_history_keeps_only_what_its_numbers_need(spec: Any) -> None:
+@given(spec=long_histories)
+def test_a_compacted_history_keeps_only_what_its_numbers_need(limits: HistoryLimits, spec: Any) -> None:
     events, arrival = arrivals(spec)
-    state = fold(arrival, SMALL)
+    state = fold(arrival, limits)
     anchors = sum(e.lifecycle_stage is not None or e.type == "crm.owner_assigned" for e in events)
-    if len(events) > SMALL.whole:
-        # the first move, the anchors, per anchor one human stop and one owner, and the recent tails
-        assert len(state.moves) <= max(SMALL.whole, 1 + 3 * anchors + 3 * SMALL.recent + 1)
-    assert len(state.visitors) <= SMALL.visitors
+    if len(events) > limits.whole:
+        # the first move, the anchors, per anchor one human stop and one owner, the recent tails, and the moves
+        # added since the last compaction
+        kept = 1 + 3 * anchors + 3 * limits.recent + 1 + limits.every - 1
+        assert len(state.moves) <= max(limits.whole + limits.every - 1, kept)
+    assert len(state.visitors) <= limits.visitors
 
 
+@pytest.mark.parametrize("limits", [SMALL, DEFERRED], ids=["each-change", "every-third-change"])
 @PROPERTY
-@given(long_histories, st.data())
-def test_an_event_applied_again_never_changes_a_number(spec: Any, data: st.DataObject) -> None:
+@given(spec=long_histories, data=st.data())
+def test_an_event_applied_again_never_changes_a_number(limits: HistoryLimits, spec: Any, data: st.DataObject) -> None:
     events, arrival = arrivals(spec)
-    state = fold(arrival, SMALL)
+    state = fold(arrival, limits)
     before = snapshot(state, JUDGE)
     again = data.draw(st.lists(st.sampled_from(events), max_size=8))
     after = state
     for event in again:
-        after, _ = apply_event(after, event, SMALL)
+        after, _ = apply_event(after, event, limits)
     assert after.revision >= state.revision
     snap = snapshot(after, JUDGE)
     assert (snap.lifecycle, snap.clocks, snap.visitor_ids) == (before.lifecycle, before.clocks, before.visitor_ids)
