@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import islice
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, first_instant_of, parse_within
@@ -26,6 +27,7 @@ Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning ins
 Escalations = tuple[tuple[str, datetime], ...]  # (event kind, instant) of each step of a handoff's ladder
 # agreement, handoff, episode, start, stop, the owner at the start and at the stop: all that makes a clock
 ClockKey = tuple[str, str, int, datetime, datetime | None, str | None, str | None]
+_ORDER = itemgetter(0, 1, 2)  # a move's (time, source, id), its `order`, without a call into Python
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +295,16 @@ def local_day_bounds(agreement: Agreement) -> tuple[datetime, datetime]:
     )
 
 
-def _stops(handoff: Handoff, move: Move) -> bool:
-    stops = handoff.stops_on
-    return (move.stage is not None and move.stage in stops.stages) or (stops.human_activity and move.human_activity)
+def _stop(handoff: Handoff, moves: Sequence[Move], start: int) -> Move | None:
+    """Return the first move from `start` on that stops a handoff's clock."""
+    stages, human = handoff.stops_on.stages, handoff.stops_on.human_activity
+    return next((m for m in islice(moves, start, None) if m.stage in stages or (human and m.human_activity)), None)
+
+
+def _position(moves: Sequence[Move], entry: StageEntry) -> int:
+    """Return where the move that entered a stage is in the moves (0 if they no longer hold it), by bisection."""
+    index = bisect_left(moves, (entry.entered_at, *entry.entered_by), key=_ORDER)
+    return index if index < len(moves) and moves[index][1:3] == entry.entered_by else 0
 
 
 class _Owners:
@@ -358,7 +367,6 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
     A `clock: owner` handoff counts the calendar of the owner when it started: a reassignment while it runs
     changes the clock's owner, not its deadline.
     """
-    position: dict[tuple[str, str], int] | None = None
     owners = _Owners(moves)
     clocks: list[Clock] = []
     for entry in lifecycle.entries:
@@ -367,10 +375,7 @@ def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> 
             continue
         for handoff in agreement.handoffs:
             if handoff.starts_on.stage == entry.stage:
-                if position is None:  # by (source, id), a slice of the move: `Move.key` without a call per move
-                    position = {m[1:3]: i for i, m in enumerate(moves)}
-                start = position.get(entry.entered_by, 0)
-                stop = next((m for m in islice(moves, start, None) if _stops(handoff, m)), None)
+                stop = _stop(handoff, moves, _position(moves, entry))
                 clocks.append(_clock(handoff, agreement, entry, stop, owners, judge))
     return tuple(clocks)
 
