@@ -59,19 +59,32 @@ def _dense_moves(moves: tuple[Move, ...]) -> list[list[Any]]:
 
 
 def lead_from_bytes(raw: bytes) -> LeadState:
-    """Decode a lead state of either version."""
+    """Decode a lead state of either version; an empty owner (written before `to_move` dropped it) is none."""
     version, lead_id, *rest = orjson.loads(raw)
     if version == 1:
         (moves,) = rest
-        return LeadState(lead_id, tuple(Move(from_ms(m[0]), *m[1:]) for m in moves))
+        return LeadState(
+            lead_id,
+            tuple(Move(from_ms(at), source, move_id, kind, stage, owner or None, human, visitor)
+                  for at, source, move_id, kind, stage, owner, human, visitor in moves),
+        )  # fmt: skip
     revision, visitors, sources, types, owners, rows = rest
-    owner_ids = [None, *owners]
+    owner_ids = [None, *(owner or None for owner in owners)]
     decoded: list[Move] = []
     ms = 0
     for delta, source, move_id, kind, stage, owner, human, visitor in rows:
         ms += delta
         decoded.append(
-            Move(from_ms(ms), sources[source], move_id, types[kind], stage, owner_ids[owner], bool(human), visitor)
+            Move(
+                from_ms(ms),
+                sources[source],
+                move_id,
+                types[kind],
+                stage,
+                owner_ids[owner],
+                bool(human),
+                visitor,
+            )
         )
     return LeadState(lead_id, tuple(decoded), revision, tuple(visitors), compacted=True)
 

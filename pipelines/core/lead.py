@@ -133,9 +133,8 @@ def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits, las
     """Compact a history that grew past `limits.whole`; the state given when nothing that it keeps changed.
 
     `last` is the move just added when it is later than every other. The lifecycle is then carried over: a
-    compacted history keeps the first move and every stage move, which are all that make the lifecycle but its
-    owner, and the owner is checked (the last move naming one is kept, but a move naming an empty owner counts
-    as one in compaction and as none in the lifecycle). The clocks are derived again.
+    compacted history keeps the first move, every stage move and the last move naming an owner, which are all
+    that make the lifecycle. The clocks are derived again.
     """
     kept = compact(moves, limits)
     dropped = {m.visitor_id for m in moves if m.visitor_id is not None} - {m.visitor_id for m in kept}
@@ -145,9 +144,7 @@ def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits, las
     keys = frozenset(m[1:3] for m in kept)  # (source, id) by slice: `Move.key` without a call per move
     updated = LeadState(current.lead_id, kept, current.revision + 1, visitors, True, keys)
     if current._life is not None and last is not None:
-        life = extend(current._life, last)
-        if life.owner_id == next((m.owner_id for m in reversed(kept) if m.owner_id), None):
-            object.__setattr__(updated, "_life", life)
+        object.__setattr__(updated, "_life", extend(current._life, last))
     return updated
 
 

@@ -97,7 +97,7 @@ def to_move(event: Event) -> Move:
         id=event.id,
         type=event.type,
         stage=event.lifecycle_stage,
-        owner_id=event.owner_id,
+        owner_id=event.owner_id or None,  # an empty owner names none: for the lifecycle, clocks and compaction alike
         human_activity=event.type == "crm.activity_logged" and event.automated is False,
         visitor_id=event.visitor_id if event.type == "web.form_submitted" else None,
     )

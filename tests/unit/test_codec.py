@@ -113,3 +113,13 @@ def test_a_visitor_without_visits_or_optional_fields_round_trips() -> None:
     ):
         assert visitor_from_bytes(visitor_to_bytes(state)) == state
     assert orjson.loads(visitor_to_bytes(VisitorState("V1"))) == [1, "V1", None, []]
+
+
+def test_an_empty_owner_written_by_an_earlier_version_is_read_as_none() -> None:
+    moves_v1 = [[1_700_000_000_000, "/crm", "a-1", "crm.activity_logged", None, "", False, None]]
+    (move,) = lead_from_bytes(orjson.dumps([1, "L1", moves_v1])).moves
+    assert move.owner_id is None
+    rows = [[1_700_000_000_000, 0, "a-1", 0, None, 1, 0, None]]
+    dense = orjson.dumps([2, "L1", 300, [], ["/crm"], ["crm.activity_logged"], [""], rows])
+    (move,) = lead_from_bytes(dense).moves
+    assert move.owner_id is None

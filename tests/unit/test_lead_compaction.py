@@ -40,7 +40,7 @@ what = st.one_of(
     st.tuples(st.just("stage"), st.sampled_from(("mql", "sql"))),
     st.tuples(st.just("deal"), st.sampled_from(("created", "won", "lost"))),
     st.tuples(st.just("owner"), st.sampled_from(["rep-1", "rep-2"])),
-    st.tuples(st.just("human"), st.sampled_from([None, "rep-1", "rep-3"])),
+    st.tuples(st.just("human"), st.sampled_from([None, "rep-1", "rep-3", ""])),  # "": an owner the lifecycle ignores
     st.tuples(st.just("automated"), st.sampled_from([None, None, None, "rep-2", "rep-3"])),
     st.tuples(st.just("automated"), st.just(None)),
     st.tuples(st.just("form"), st.sampled_from(["V1", "V2", "V3", "V4", "V5", "V6"])),
@@ -102,6 +102,19 @@ def test_a_compacted_history_gives_the_snapshot_of_the_whole_history(limits: His
         state = fold(order, limits)
         assert_same_numbers(snapshot(state, JUDGE), whole, limits)
         assert lead_from_bytes(lead_to_bytes(state)) == state
+
+
+@pytest.mark.parametrize("limits", [SMALL, DEFERRED], ids=["each-change", "every-third-change"])
+@PROPERTY
+@given(spec=long_histories)
+def test_what_a_compacted_state_carries_over_is_what_its_moves_derive(limits: HistoryLimits, spec: Any) -> None:
+    _events, arrival = arrivals(spec)
+    state: LeadState | None = None
+    for event in arrival:
+        state, _new = apply_event(state, event, limits)
+        derived = snapshot(state, JUDGE)  # keeps the lifecycle on the state, for the next one to carry over
+        afresh = snapshot(LeadState(state.lead_id, state.moves, state.revision, state.visitors, state.compacted), JUDGE)
+        assert (derived.lifecycle, derived.clocks) == (afresh.lifecycle, afresh.clocks)
 
 
 @pytest.mark.parametrize("limits", [SMALL, DEFERRED], ids=["each-change", "every-third-change"])
@@ -237,3 +250,18 @@ def test_a_visitor_tied_to_many_leads_keeps_the_smallest_ids_and_still_states_ev
     assert len(touched) == LEADS_PER_VISITOR + 50
     assert visitor.lead_ids == tuple(f"lead-{n:04d}" for n in range(LEADS_PER_VISITOR))
     assert len(visitor_to_bytes(visitor)) < 16 * 1024
+
+
+def test_an_empty_owner_names_no_owner_in_a_compacted_history_either() -> None:
+    # an activity logged by rep-1, then more than the recent tail keeps naming an empty owner ("" is valid)
+    by_rep = parse(activity_event(LEAD, START + timedelta(hours=1), automated=True, owner_id="rep-1", id="a-rep"))
+    empty = [
+        parse(activity_event(LEAD, START + timedelta(hours=2, minutes=m), automated=True, owner_id="", id=f"a-{m}"))
+        for m in range(2 * SMALL.recent)
+    ]
+    events = [*_padded(SMALL), by_rep, *empty]
+    state = fold(events, SMALL)
+    assert state.compacted
+    whole = snapshot(fold(events, WHOLE), JUDGE)
+    assert whole.lifecycle.owner_id == "rep-1"
+    assert_same_numbers(snapshot(state, JUDGE), whole, SMALL)
