@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_kafka_path import drain
-from benchmarks.bench_replay import FIXED_NOW, NullStore, run_replay
+from benchmarks.bench_replay import run_core, run_replay
 from benchmarks.harness import load_after, load_before, local_broker, rate, running_worker, verdict
 from benchmarks.hot_lead_data import write_history
 from pipelines.agreements import load_agreements
@@ -36,7 +36,7 @@ from pipelines.core.lead import LeadState, apply_event
 from pipelines.core.model import Event
 from pipelines.core.sla import Judge
 from pipelines.core.validate import parse_event
-from pipelines.replay import Replayer, read_lines
+from pipelines.replay import read_lines
 from tests.integration.processes import group_env, leadflow_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,13 +61,10 @@ def largest_state(path: Path) -> tuple[int, int, int]:
 
 
 def core_seconds(path: Path, judge: Judge) -> float:
-    """Feed every line through the core (SLA clocks included) into a store that keeps nothing."""
+    """Feed every line through the core (SLA clocks included) into a store that keeps nothing, as bench_replay."""
     lines = list(read_lines(path))
     started = time.perf_counter()
-    replayer = Replayer(NullStore(), FIXED_NOW, f"replay:{path.name}", judge)
-    for number, raw in lines:
-        replayer.feed(raw, number)
-    replayer.finish()
+    run_core(lines, f"replay:{path.name}", judge)
     return time.perf_counter() - started
 
 
