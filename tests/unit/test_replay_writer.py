@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,3 +79,30 @@ def test_a_failed_write_on_the_writer_thread_fails_the_replay(monkeypatch: pytes
     monkeypatch.setattr(replay, "EVENT_FLUSH_ROWS", 3)
     with pytest.raises(StoreError, match="the store is gone"):
         _replay(RecordingStore(fail_on_insert=2), 10)
+
+
+class IntervalStore(RecordingStore):
+    """Records the interpreter's switch interval at each insert."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.intervals: list[float] = []
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        self.intervals.append(sys.getswitchinterval())
+        super().insert(table, rows, columns)
+
+
+def test_a_replay_hands_the_interpreter_over_quickly_while_it_writes_and_restores_it_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay, "EVENT_FLUSH_ROWS", 3)
+    path = tmp_path / "visits.jsonl"
+    path.write_bytes(b"\n".join(_visit(number) for number in range(1, 11)) + b"\n")
+    before = sys.getswitchinterval()
+    store = IntervalStore()
+    stats = replay.replay_file(path, store, Judge([]), now=NOW)
+    assert stats.valid == 10
+    assert store.intervals and all(i == pytest.approx(replay.SWITCH_INTERVAL_S) for i in store.intervals)
+    assert any(name.startswith("replay-writer") for name in store.threads)  # written beside the reading, too
+    assert sys.getswitchinterval() == before and before > 10 * replay.SWITCH_INTERVAL_S
