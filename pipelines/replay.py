@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.absences import OWNER_AWAY, count_absence
-from pipelines.core.codec import to_ms
+from pipelines.core.codec import from_ms, to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
 from pipelines.core.lead import HistoryFull, LeadState
@@ -61,6 +61,7 @@ class Replayer:
         self._judged_last: dict[str, tuple[tuple[Clock, ...], datetime | None]] = {}  # clocks judged, next due
         self._index = DeadlineIndex()
         self._now: datetime | None = None
+        self._due_at: datetime | None = None  # at or before the earliest instant a lead is due (None: none is)
         self._visits_seen: set[tuple[str, str]] = set()
         self._absences_seen: set[tuple[str, str]] = set()
         self._store = store
@@ -161,6 +162,8 @@ class Replayer:
         self.stats.sla_events += len(effects.events)
         due = None if effects.next_due is None else to_ms(effects.next_due)
         self._index.schedule(lead_id, 0, due)
+        if due is not None and (self._due_at is None or from_ms(due) < self._due_at):
+            self._due_at = from_ms(due)
 
     def _judge_due(self, lead_id: str, now: datetime) -> None:
         try:
@@ -173,11 +176,16 @@ class Replayer:
             self._publish(lead_id, judged, now)
 
     def _advance(self, time: datetime) -> None:
+        """Move replay time on to an event's (whole milliseconds), judging the leads due by then."""
         if self._now is not None and time <= self._now:
             return
         self._now = time
+        if self._due_at is None or time < self._due_at:  # most events: nothing is due yet
+            return
         for lead_id, _partition in self._index.pop_due(to_ms(time)):
             self._judge_due(lead_id, time)
+        earliest = self._index.next_due()
+        self._due_at = None if earliest is None else from_ms(earliest)
 
     def _count(self, event: Event, duplicate: bool) -> None:
         self.stats.valid += 1

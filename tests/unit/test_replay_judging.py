@@ -1,8 +1,9 @@
-"""A replay judges a lead again only when that can publish something: the same rows as judging at every event.
+"""A replay judges a lead only when that can publish something: the same rows as judging at every event.
 
 A lead state carries its lifecycle and clocks over to the next state (`LeadState._carry`), and the replay skips
-judging a lead whose clocks are the very ones it judged last while nothing of them is due yet. Both are checked
-here against a replay that derives every state afresh and judges at every event, on a simulated file.
+judging a lead whose clocks are the very ones it judged last while nothing of them is due yet, and asks its
+deadline index only once replay time reaches the earliest instant due. All three are checked here against a
+replay that derives every state afresh, judges at every event and asks the index at every one, on simulated files.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from pipelines.agreements import load_agreements
 from pipelines.core import lead
+from pipelines.core.codec import to_ms
 from pipelines.core.lead import LeadState
 from pipelines.core.sla import Judge
 from pipelines.core.steps import SlaEffects, sla_step
@@ -43,10 +45,17 @@ class TableStore:
 
 
 class JudgingEveryEvent(Replayer):
-    """Judges a lead at every event that changed it, as the replay did before it skipped any."""
+    """Judges a lead at every event that changed it, and asks the deadline index at every later event time."""
 
     def _judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
         return sla_step(state, self._published.get(state.lead_id, frozenset()), self._judge, now)
+
+    def _advance(self, time: datetime) -> None:
+        if self._now is not None and time <= self._now:
+            return
+        self._now = time
+        for lead_id, _partition in self._index.pop_due(to_ms(time)):
+            self._judge_due(lead_id, time)
 
 
 def _replayed(path: Path, replayer: type[Replayer]) -> dict[str, list[tuple[Any, ...]]]:
