@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.core.compaction import LIMITS, HistoryLimits, compact, is_anchor, is_droppable
-from pipelines.core.lifecycle import Lifecycle, Move, derive, extend, to_move
+from pipelines.core.lifecycle import ORDER, Lifecycle, Move, derive, extend, to_move
 from pipelines.core.model import Event, EventKey
 from pipelines.core.sla import Clock, Judge, derive_clocks
 
@@ -120,7 +120,7 @@ def apply_event(state: LeadState | None, event: Event, limits: HistoryLimits = L
     if is_anchor(move) and sum(map(is_anchor, current.moves)) >= limits.anchors:
         raise HistoryFull(f"lead {current.lead_id} has {limits.anchors} stage, deal and owner events; more are refused")
     moves = list(current.moves)
-    insort(moves, move, key=lambda m: m.order)
+    insort(moves, move, key=ORDER)
     if len(moves) > limits.whole and (current.revision + 1) % limits.every == 0:  # see `HistoryLimits.every`
         return _compacted(current, moves, limits, move if moves[-1] is move else None), True
     keys = current.keys | {move.key}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import NamedTuple
 
 from pipelines.core.model import Event, EventKey
@@ -39,6 +40,9 @@ class Move(NamedTuple):
     def key(self) -> EventKey:
         """Return the idempotency key."""
         return (self.source, self.id)
+
+
+ORDER = itemgetter(0, 1, 2)  # a move's (time, source, id), its `order`, as a key function without a call into Python
 
 
 class StageEntry(NamedTuple):
@@ -145,7 +149,7 @@ def _move_kind(fold: _Fold, target: str, move: Move, entries: list[StageEntry]) 
 
 def derive(moves: Iterable[Move], in_order: bool = False) -> Lifecycle | None:
     """Fold moves (in any order, or `in_order` of event time already) into the lead's lifecycle; None if none."""
-    ordered = list(moves) if in_order else sorted(moves, key=lambda m: m.order)
+    ordered = list(moves) if in_order else sorted(moves, key=ORDER)
     if not ordered:
         return None
     first = ordered[0]

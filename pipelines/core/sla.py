@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import islice
-from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, first_instant_of, parse_within
-from pipelines.core.lifecycle import Lifecycle, Move, StageEntry
+from pipelines.core.lifecycle import ORDER, Lifecycle, Move, StageEntry
 from schemas.agreement import Agreement, Handoff
 from schemas.owners import Owner, OwnersFile, Team
 
@@ -27,7 +26,6 @@ Timing = tuple[datetime, datetime | None, float | None]  # deadline, warning ins
 Escalations = tuple[tuple[str, datetime], ...]  # (event kind, instant) of each step of a handoff's ladder
 # agreement, handoff, episode, start, stop, the owner at the start and at the stop: all that makes a clock
 ClockKey = tuple[str, str, int, datetime, datetime | None, str | None, str | None]
-_ORDER = itemgetter(0, 1, 2)  # a move's (time, source, id), its `order`, without a call into Python
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +301,7 @@ def _stop(handoff: Handoff, moves: Sequence[Move], start: int) -> Move | None:
 
 def _position(moves: Sequence[Move], entry: StageEntry) -> int:
     """Return where the move that entered a stage is in the moves (0 if they no longer hold it), by bisection."""
-    index = bisect_left(moves, (entry.entered_at, *entry.entered_by), key=_ORDER)
+    index = bisect_left(moves, (entry.entered_at, *entry.entered_by), key=ORDER)
     return index if index < len(moves) and moves[index][1:3] == entry.entered_by else 0
 
 
