@@ -151,8 +151,9 @@ def worker_block(results: Results) -> str:
         "workers, the store service and the broker share two cores, and rows travel to the store service over "
         f"loopback HTTP (`bench_kafka_path` run (c): {(group_speedup(line) if line else None) or NOT_MEASURED}). "
         "The core's own target (100,000 events/s without Kafka) is still missed: it runs "
-        f"{core} events/s in one process, its time spread over many small steps (decoding, a lead's lifecycle "
-        "and clocks derived with each of its events, row building), none over a quarter of it."
+        f"{core} events/s in one process, its time spread over many small steps (decoding, a visitor's first "
+        "touch, a lead's moves and the clocks its stage changes and calls move, row building), none over a quarter "
+        "of it."
     )
     sentences = [*_measured_worker(line), profile, scaling]
     return paragraph(" ".join(["**Where a worker's time goes.**", *sentences]))
