@@ -60,11 +60,9 @@ def is_droppable(move: Move) -> bool:
 
 def compact(moves: Sequence[Move], limits: HistoryLimits) -> tuple[Move, ...]:
     """Return the moves (in event-time order) that a compacted history keeps."""
-    # the predicates written out (`is_anchor`, `is_owner_point`): a hot lead's history is compacted per event
-    anchors = {i for i, m in enumerate(moves) if m.stage is not None or m.type == OWNER_ASSIGNED}
-    starts = {0} | anchors
+    starts = {0} | {i for i, m in enumerate(moves) if is_anchor(m)}
     humans = [i for i, m in enumerate(moves) if m.human_activity]
-    owners = [i for i, m in enumerate(moves) if m.owner_id is not None and i not in anchors]
+    owners = [i for i, m in enumerate(moves) if is_owner_point(m)]
     keep = starts | set(humans[-limits.recent :]) | set(owners[-limits.recent :]) | _first_humans_after(moves, starts)
     keep |= _owners_in_force(moves, keep)
     return tuple(m for i, m in enumerate(moves) if i in keep)
