@@ -44,7 +44,8 @@ class LeadState:
     def keys(self) -> frozenset[EventKey]:
         """Return the idempotency keys of the kept moves."""
         if self._keys is None:
-            object.__setattr__(self, "_keys", frozenset(m.key for m in self.moves))
+            # (source, id) by slice: `Move.key` without a call per move, which a compacted hot lead's 600 would cost
+            object.__setattr__(self, "_keys", frozenset(m[1:3] for m in self.moves))
         return self._keys  # type: ignore[return-value]
 
     def has(self, move: Move) -> bool:
@@ -121,12 +122,13 @@ def apply_event(state: LeadState | None, event: Event, limits: HistoryLimits = L
         raise HistoryFull(f"lead {current.lead_id} has {limits.anchors} stage, deal and owner events; more are refused")
     moves = list(current.moves)
     insort(moves, move, key=ORDER)
+    last = move if moves[-1] is move else None  # added later than every other move: what was derived carries over
     if len(moves) > limits.whole and (current.revision + 1) % limits.every == 0:  # see `HistoryLimits.every`
-        return _compacted(current, moves, limits, move if moves[-1] is move else None), True
+        return _compacted(current, moves, limits, last), True
     keys = current.keys | {move.key}
     revision = current.revision + 1
     updated = LeadState(current.lead_id, tuple(moves), revision, current.visitors, current.compacted, keys)
-    return (updated._carry(current, move) if moves[-1] is move else updated), True
+    return (updated._carry(current, last) if last is not None else updated), True
 
 
 def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits, last: Move | None) -> LeadState:
@@ -141,8 +143,7 @@ def _compacted(current: LeadState, moves: list[Move], limits: HistoryLimits, las
     visitors = _smallest({*current.visitors, *dropped}, limits.visitors)
     if kept == current.moves and visitors == current.visitors:
         return current
-    keys = frozenset(m[1:3] for m in kept)  # (source, id) by slice: `Move.key` without a call per move
-    updated = LeadState(current.lead_id, kept, current.revision + 1, visitors, True, keys)
+    updated = LeadState(current.lead_id, kept, current.revision + 1, visitors, compacted=True)
     if current._life is not None and last is not None:
         object.__setattr__(updated, "_life", extend(current._life, last))
     return updated
