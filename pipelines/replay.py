@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from pipelines.absences import OWNER_AWAY, count_absence
 from pipelines.core.codec import from_ms, to_ms
@@ -34,6 +35,17 @@ EVENT_FLUSH_ROWS = 20_000
 SWITCH_INTERVAL_S = 0.0001
 
 
+class Judgement(NamedTuple):
+    """What the replay last judged of a lead: the markers published, the very clocks judged, when it is due next."""
+
+    published: frozenset[str]
+    clocks: tuple[Clock, ...] | None
+    next_due: datetime | None
+
+
+NOT_JUDGED = Judgement(frozenset(), None, None)  # a lead never judged: its clocks are never these
+
+
 @dataclass
 class ReplayStats:
     """What a replay did."""
@@ -57,8 +69,7 @@ class Replayer:
         self._judge = judge
         self._accepted = times.at(received_at) if times is not None else None
         self._sla_on = any(a.handoffs for a in judge.agreements)
-        self._published: dict[str, frozenset[str]] = {}
-        self._judged_last: dict[str, tuple[tuple[Clock, ...], datetime | None]] = {}  # clocks judged, next due
+        self._judgements: dict[str, Judgement] = {}  # each lead's last
         self._index = DeadlineIndex()
         self._now: datetime | None = None
         self._due_at: datetime | None = None  # at or before the earliest instant a lead is due (None: none is)
@@ -149,21 +160,21 @@ class Replayer:
         """
         if not self._sla_on:
             return None
-        last = self._judged_last.get(state.lead_id)
-        if last is not None and last[0] is state.clocks(self._judge) and (last[1] is None or now < last[1]):
+        last = self._judgements.get(state.lead_id, NOT_JUDGED)
+        if last.clocks is state.clocks(self._judge) and (last.next_due is None or now < last.next_due):
             return None
-        return sla_step(state, self._published.get(state.lead_id, frozenset()), self._judge, now)
+        return sla_step(state, last.published, self._judge, now)
 
     def _publish(self, lead_id: str, effects: SlaEffects, now: datetime) -> None:
         """Record what fell due, once, and when the lead is due next."""
-        self._published[lead_id] = effects.published
-        self._judged_last[lead_id] = (effects.snapshot.clocks, effects.next_due)
+        self._judgements[lead_id] = Judgement(effects.published, effects.snapshot.clocks, effects.next_due)
         self._batch.add_sla_events(effects.events, now)
         self.stats.sla_events += len(effects.events)
         due = None if effects.next_due is None else to_ms(effects.next_due)
         self._index.schedule(lead_id, 0, due)
-        if due is not None and (self._due_at is None or from_ms(due) < self._due_at):
-            self._due_at = from_ms(due)
+        at = None if due is None else from_ms(due)
+        if at is not None and (self._due_at is None or at < self._due_at):
+            self._due_at = at
 
     def _judge_due(self, lead_id: str, now: datetime) -> None:
         try:

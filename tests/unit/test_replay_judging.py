@@ -21,7 +21,7 @@ from pipelines.core.codec import to_ms
 from pipelines.core.lead import LeadState
 from pipelines.core.sla import Judge
 from pipelines.core.steps import SlaEffects, sla_step
-from pipelines.replay import Replayer, read_lines
+from pipelines.replay import NOT_JUDGED, Replayer, read_lines
 from services.simulate import SimulationConfig, write_jsonl
 
 AGREEMENTS = Path(__file__).resolve().parents[2] / "agreements"
@@ -48,7 +48,7 @@ class JudgingEveryEvent(Replayer):
     """Judges a lead at every event that changed it, and asks the deadline index at every later event time."""
 
     def _judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
-        return sla_step(state, self._published.get(state.lead_id, frozenset()), self._judge, now)
+        return sla_step(state, self._judgements.get(state.lead_id, NOT_JUDGED).published, self._judge, now)
 
     def _advance(self, time: datetime) -> None:
         if self._now is not None and time <= self._now:
