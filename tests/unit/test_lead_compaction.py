@@ -26,7 +26,7 @@ from tests.unit.factories import (
     stage_event,
     visit_event,
 )
-from tests.unit.test_sla_properties import JUDGE, PROPERTY
+from tests.unit.test_sla_properties import JUDGE, PROPERTY, assert_carried_as_derived
 
 LEAD = "L1"
 SMALL = HistoryLimits(whole=6, recent=3, anchors=60, visitors=3, every=1)
@@ -109,12 +109,7 @@ def test_a_compacted_history_gives_the_snapshot_of_the_whole_history(limits: His
 @given(spec=long_histories)
 def test_what_a_compacted_state_carries_over_is_what_its_moves_derive(limits: HistoryLimits, spec: Any) -> None:
     _events, arrival = arrivals(spec)
-    state: LeadState | None = None
-    for event in arrival:
-        state, _new = apply_event(state, event, limits)
-        derived = snapshot(state, JUDGE)  # keeps the lifecycle on the state, for the next one to carry over
-        afresh = snapshot(LeadState(state.lead_id, state.moves, state.revision, state.visitors, state.compacted), JUDGE)
-        assert (derived.lifecycle, derived.clocks) == (afresh.lifecycle, afresh.clocks)
+    assert_carried_as_derived(arrival, limits)
 
 
 @pytest.mark.parametrize("limits", [SMALL, DEFERRED], ids=["each-change", "every-third-change"])

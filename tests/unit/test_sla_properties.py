@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipelines.agreements import load_agreement
 from pipelines.core.calendar import parse_within
+from pipelines.core.compaction import LIMITS, HistoryLimits
 from pipelines.core.lead import LeadState, apply_event, snapshot
 from pipelines.core.model import Event
 from pipelines.core.sla import BREACHED, JUST_AFTER, MET, WARNING, Clock, Judge
@@ -51,10 +52,15 @@ what = st.one_of(
 )
 # Most histories open with an MQL, so that clocks start before the random moves that may stop them.
 openings = st.sampled_from([[(("stage", "mql"), timedelta(0))], [(("stage", "lead"), timedelta(0))], []])
-histories = st.tuples(
-    starts,
-    st.builds(lambda first, rest: first + rest, openings, st.lists(st.tuples(what, offsets), min_size=1, max_size=14)),
-)
+
+
+def histories_of(kinds: st.SearchStrategy[tuple[str, Any]]) -> st.SearchStrategy[Any]:
+    """Histories whose events after the opening are of these kinds."""
+    rest = st.lists(st.tuples(kinds, offsets), min_size=1, max_size=14)
+    return st.tuples(starts, st.builds(lambda first, later: first + later, openings, rest))
+
+
+histories = histories_of(what)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -95,26 +101,24 @@ def arranged(events: list[Event], order: list[int]) -> list[Event]:
 
 
 # forms and automated activities too: the moves after which a state carries its clocks over
-carried = st.one_of(what, st.tuples(st.just("form"), st.sampled_from(["V1", "V2"])))
-histories_with_forms = st.tuples(
-    starts,
-    st.builds(
-        lambda first, rest: first + rest, openings, st.lists(st.tuples(carried, offsets), min_size=1, max_size=14)
-    ),
-)
+histories_with_forms = histories_of(st.one_of(what, st.tuples(st.just("form"), st.sampled_from(["V1", "V2"]))))
+
+
+def assert_carried_as_derived(events: list[Event], limits: HistoryLimits = LIMITS) -> None:
+    """Apply the events one by one; after each, what the state carried over is what its moves derive afresh."""
+    state: LeadState | None = None
+    for event in events:
+        state, _new = apply_event(state, event, limits)
+        derived = snapshot(state, JUDGE)  # keeps what it derives on the state, for the next one to carry over
+        afresh = snapshot(LeadState(state.lead_id, state.moves, state.revision, state.visitors, state.compacted), JUDGE)
+        assert (derived.lifecycle, derived.clocks) == (afresh.lifecycle, afresh.clocks)
 
 
 @PROPERTY
 @given(histories_with_forms, st.data())
 def test_what_a_state_carries_over_is_what_its_moves_derive(history: Any, data: st.DataObject) -> None:
     events = events_of(history)
-    order = data.draw(st.permutations(range(len(events))))
-    state: LeadState | None = None
-    for event in arranged(events, order):
-        state, _new = apply_event(state, event)
-        derived = snapshot(state, JUDGE)  # keeps what it derives on the state, for the next one to carry over
-        afresh = snapshot(LeadState(state.lead_id, state.moves, state.revision, state.visitors, state.compacted), JUDGE)
-        assert (derived.lifecycle, derived.clocks) == (afresh.lifecycle, afresh.clocks)
+    assert_carried_as_derived(arranged(events, data.draw(st.permutations(range(len(events))))))
 
 
 @PROPERTY
