@@ -118,15 +118,11 @@ _FLATTEN: dict[type, Callable[[Any, Any, bytes, datetime], Event]] = {
 }
 
 
-def to_event(model: AnyModel, raw: bytes, time: datetime | None = None) -> Event:
-    """Flatten a validated envelope (and its time in UTC, unless the model holds it) into the core's `Event`."""
+def to_event(model: AnyModel, raw: bytes, time: datetime) -> Event:
+    """Flatten a validated envelope and its time in UTC (as `validated` gives them) into the core's `Event`."""
     flatten = _FLATTEN.get(type(model.data))
     if flatten is None:
         raise TypeError(f"no conversion for {type(model.data).__name__}")
-    if time is None:
-        if not isinstance(model, Envelope):
-            raise TypeError("a fast-decoded event's time is given apart")
-        time = model.time
     return flatten(model, model.data, raw, _to_millisecond(time))
 
 

@@ -66,7 +66,7 @@ def _assert_same_as_pydantic(raw: bytes) -> None:
     except ValidationError as exc:
         pytest.fail(f"fast decoding took what pydantic refuses: {raw!r}: {exc}")
     quick, time = taken
-    assert to_event(quick, raw, time) == to_event(model, raw)
+    assert to_event(quick, raw, time) == to_event(model, raw, model.time)
 
 
 @st.composite
