@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import itemgetter
 from typing import NamedTuple
@@ -192,11 +192,7 @@ def extend(life: Lifecycle, move: Move) -> Lifecycle:
     """
     owner_id = move.owner_id or life.owner_id
     if move.stage is None or move.stage == life.stage:
-        if owner_id == life.owner_id:
-            return life
-        return Lifecycle(
-            life.created_at, life.stage, life.episode, life.episode_open, owner_id, life.entries, life.transitions
-        )
+        return life if owner_id == life.owner_id else replace(life, owner_id=owner_id)
     fold = _Fold(life.stage, life.episode, life.episode_open, FUNNEL_RANK[life.entries[-1].stage])
     entries = list(life.entries)
     kind = _move_kind(fold, move.stage, move, entries)
