@@ -136,6 +136,7 @@ def instant(text: str) -> datetime | None:
     if match is None or len(match.group(1) or "") > MAX_FRACTION:
         return None
     try:  # the text matched RFC3339: digits and separators only, a JSON string once quoted
-        return _INSTANT.decode(b'"' + text.encode() + b'"').astimezone(UTC)
+        parsed = _INSTANT.decode(b'"' + text.encode() + b'"')
+        return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
     except (msgspec.ValidationError, OverflowError):
         return None

@@ -119,21 +119,15 @@ _FLATTEN: dict[type, Callable[[Any, Any, bytes, datetime], Event]] = {
 
 
 def to_event(model: AnyModel, raw: bytes, time: datetime) -> Event:
-    """Flatten a validated envelope and its time in UTC (as `validated` gives them) into the core's `Event`."""
+    """Flatten a validated envelope and its time in UTC (from `schemas.fast` or the pydantic models) into an `Event`."""
     flatten = _FLATTEN.get(type(model.data))
     if flatten is None:
         raise TypeError(f"no conversion for {type(model.data).__name__}")
     return flatten(model, model.data, raw, _to_millisecond(time))
 
 
-def validated(raw: bytes) -> tuple[AnyModel, datetime] | Invalid:
-    """Validate raw bytes against the event models: the model and its time in UTC, or every reason at once.
-
-    The common types go through `schemas.fast` first; what it does not take, the pydantic models judge.
-    """
-    quick = fast.decode(raw)
-    if quick is not None and (time := fast.instant(quick.time)) is not None:
-        return quick, time
+def _validated_slowly(raw: bytes) -> tuple[Envelope, datetime] | Invalid:
+    """Validate raw bytes against the pydantic models: the model and its time in UTC, or every reason at once."""
     try:
         model = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
@@ -146,10 +140,17 @@ def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None
 
     An event time outside `accepted` is refused with reason `time_out_of_range`.
     """
-    checked = validated(raw)
-    if isinstance(checked, Invalid):
-        return checked
-    model, time = checked
+    # the common types through `schemas.fast` first; what it does not take, the pydantic models judge
+    quick = fast.decode(raw)
+    time = None if quick is None else fast.instant(quick.time)
+    model: AnyModel
+    if quick is None or time is None:
+        checked = _validated_slowly(raw)
+        if isinstance(checked, Invalid):
+            return checked
+        model, time = checked
+    else:
+        model = quick
     if accepted is not None and (out_of_range := accepted.problem(time)):
         return Invalid(raw, out_of_range)
     subject = _subject_problem(model)
