@@ -17,7 +17,7 @@ from pipelines import metrics
 from pipelines.core.codec import from_ms, sla_from_bytes, sla_to_bytes, to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.escalation import addressed, candidates
-from pipelines.core.lead import LeadSnapshot, LeadState
+from pipelines.core.lead import LeadSnapshot, LeadState, snapshot
 from pipelines.core.messages import to_check_message, to_sla_message
 from pipelines.core.sla import BREACHED, ESCALATED, MET, REASSIGN, WARNING, Judge, SlaEvent
 from pipelines.core.steps import SlaEffects, sla_step
@@ -117,7 +117,7 @@ class SlaShell:
         if effects is None:
             return None
         await self.publish(state.lead_id, effects, partition, now, state=state)
-        return effects.snapshot
+        return snapshot(state, self.judge)  # the clocks just judged, taken over
 
     async def tick(self) -> int:
         """Send a check for every lead that fell due; costs what is due, not what is open."""

@@ -32,7 +32,7 @@ class WorkerTables:
     def change(self, state: LeadState, changed: bool, now: datetime) -> LeadChange:
         """Judge a lead's clocks at `now`, derive its snapshot, encode its state if it changed; write nothing."""
         sla = self._sla.judged(state, now)
-        derived = sla.snapshot if sla is not None else snapshot(state, self._sla.judge)
+        derived = snapshot(state, self._sla.judge)  # the clocks just judged, taken over
         return LeadChange(state, lead_to_bytes(state) if changed else None, derived, sla)
 
     def write(self, key: bytes, change: LeadChange, partition: int) -> None:

@@ -64,18 +64,22 @@ def to_touch(event: Event) -> Touch:
     )
 
 
-def apply_visit(state: VisitorState | None, event: Event) -> tuple[VisitorState, list[FirstTouch]]:
+def apply_visit(state: VisitorState | None, event: Event) -> tuple[VisitorState, tuple[FirstTouch, ...]]:
     """Record a visit; when it is (still) the visitor's first, restate it for every tied lead."""
-    first = state.first_visit if state is not None else None
-    if state is not None and first is not None and first[:3] < (event.time, event.source, event.id):
-        return state, []  # a later visit (most are): the order compared before a touch is built
-    current = state or VisitorState(event.subject)
+    if state is None:  # a new visitor, tied to no lead yet
+        return VisitorState(event.subject, to_touch(event)), ()
+    first = state.first_visit
+    # a later visit (most are) is told by its time alone, and a touch is built only for a first one
+    if first is not None and (first.time < event.time or first[:3] < (event.time, event.source, event.id)):
+        return state, ()
     touch = to_touch(event)
-    updated = VisitorState(current.visitor_id, touch, current.lead_ids)
-    return updated, [FirstTouch(lead, current.visitor_id, touch) for lead in updated.lead_ids]
+    updated = VisitorState(state.visitor_id, touch, state.lead_ids)
+    return updated, tuple(FirstTouch(lead, state.visitor_id, touch) for lead in state.lead_ids)
 
 
-def apply_link(state: VisitorState | None, visitor_id: str, lead_id: str) -> tuple[VisitorState, list[FirstTouch]]:
+def apply_link(
+    state: VisitorState | None, visitor_id: str, lead_id: str
+) -> tuple[VisitorState, tuple[FirstTouch, ...]]:
     """Tie the visitor to a lead (from a form submission) and state its first touch for that lead."""
     current = state or VisitorState(visitor_id)
     if lead_id in current.lead_ids:
@@ -83,5 +87,5 @@ def apply_link(state: VisitorState | None, visitor_id: str, lead_id: str) -> tup
     else:
         leads = tuple(sorted((*current.lead_ids, lead_id))[:LEADS_PER_VISITOR])
     updated = current if leads == current.lead_ids else VisitorState(current.visitor_id, current.first_visit, leads)
-    touches = [FirstTouch(lead_id, visitor_id, updated.first_visit)] if updated.first_visit else []
+    touches = (FirstTouch(lead_id, visitor_id, updated.first_visit),) if updated.first_visit else ()
     return updated, touches

@@ -8,9 +8,9 @@ from typing import NamedTuple
 
 from pipelines.core.escalation import addressed
 from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
-from pipelines.core.lead import LeadSnapshot, LeadState, apply_event, snapshot
+from pipelines.core.lead import LeadState, apply_event
 from pipelines.core.model import Event
-from pipelines.core.sla import Judge, SlaEvent, due_events, next_due
+from pipelines.core.sla import Clock, Judge, SlaEvent, due_events, next_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,29 +51,33 @@ def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
 
 def visit_step(state: VisitorState | None, event: Event) -> VisitorEffects:
     """Apply a visit to its visitor's first touch."""
-    updated, touches = apply_visit(state, event)
-    return VisitorEffects(updated, tuple(touches) if touches else ())
+    return VisitorEffects(*apply_visit(state, event))
 
 
 def link_step(state: VisitorState | None, link: Link) -> VisitorEffects:
     """Tie a visitor to a lead."""
-    updated, touches = apply_link(state, link.visitor_id, link.lead_id)
-    return VisitorEffects(updated, tuple(touches))
+    return VisitorEffects(*apply_link(state, link.visitor_id, link.lead_id))
 
 
 class SlaEffects(NamedTuple):
-    """What judging a lead's clocks at an instant causes: markers of what is published, events, next due."""
+    """What judging a lead's clocks at an instant causes: markers of what is published, events, next due.
+
+    `clocks` are the very clocks judged (the state's, derived once per state); the lead's snapshot, when wanted,
+    is `snapshot(state, judge)`, which takes them over.
+    """
 
     published: frozenset[str]
     events: tuple[SlaEvent, ...]
     next_due: datetime | None
-    snapshot: LeadSnapshot
+    clocks: tuple[Clock, ...]
 
 
 def sla_step(state: LeadState, published: frozenset[str], judge: Judge, now: datetime) -> SlaEffects:
     """Judge a lead's clocks at `now` (wall clock live, event time in a replay): what falls due is published once."""
-    derived = snapshot(state, judge)
-    due = due_events(state.lead_id, derived.clocks, published, now)
-    events = tuple(addressed(e, state.moves, derived.clocks, judge) for e in due)
+    clocks = state.clocks(judge)
+    due = due_events(state.lead_id, clocks, published, now)
+    if not due:  # most judgements: nothing new is due
+        return SlaEffects(published, (), next_due(clocks, published), clocks)
+    events = tuple(addressed(e, state.moves, clocks, judge) for e in due)
     marked = published | {e.clock.marker(e.kind) for e in events}
-    return SlaEffects(frozenset(marked), events, next_due(derived.clocks, marked), derived)
+    return SlaEffects(frozenset(marked), events, next_due(clocks, marked), clocks)
