@@ -99,7 +99,8 @@ class Replayer:
             self._absence(event, origin)
         else:
             self._lead(event, origin)
-        self._advance(event.time)
+        if self._now is None or event.time > self._now:
+            self._advance(event.time)
         if len(self._batch.events) >= EVENT_FLUSH_ROWS:
             self._flush_rows()
 
@@ -167,7 +168,7 @@ class Replayer:
 
     def _publish(self, lead_id: str, effects: SlaEffects, now: datetime) -> None:
         """Record what fell due, once, and when the lead is due next."""
-        self._judgements[lead_id] = Judgement(effects.published, effects.snapshot.clocks, effects.next_due)
+        self._judgements[lead_id] = Judgement(effects.published, effects.clocks, effects.next_due)
         self._batch.add_sla_events(effects.events, now)
         self.stats.sla_events += len(effects.events)
         due = None if effects.next_due is None else to_ms(effects.next_due)
@@ -187,9 +188,7 @@ class Replayer:
             self._publish(lead_id, judged, now)
 
     def _advance(self, time: datetime) -> None:
-        """Move replay time on to an event's (whole milliseconds), judging the leads due by then."""
-        if self._now is not None and time <= self._now:
-            return
+        """Move replay time on to a later event's (whole milliseconds), judging the leads due by then."""
         self._now = time
         if self._due_at is None or time < self._due_at:  # most events: nothing is due yet
             return
@@ -199,11 +198,13 @@ class Replayer:
         self._due_at = None if earliest is None else from_ms(earliest)
 
     def _count(self, event: Event, duplicate: bool) -> None:
-        self.stats.valid += 1
-        self.stats.duplicates += int(duplicate)
-        self.stats.by_type[event.type] = self.stats.by_type.get(event.type, 0) + 1
-        if self.stats.latest_event_at is None or event.time > self.stats.latest_event_at:
-            self.stats.latest_event_at = event.time
+        """Count a valid event by its type (`finish` sums them), a duplicate, the latest event time."""
+        stats = self.stats
+        stats.duplicates += duplicate
+        by_type = stats.by_type
+        by_type[event.type] = by_type.get(event.type, 0) + 1
+        if stats.latest_event_at is None or event.time > stats.latest_event_at:
+            stats.latest_event_at = event.time
 
     def _flush_rows(self) -> None:
         leads = self._batch.leads
@@ -246,6 +247,7 @@ class Replayer:
         self.stats.invalid += self._write(self._batch)
         self._batch = RowBatch(self._judge)
         self.stats.leads = len(self._leads)
+        self.stats.valid = sum(self.stats.by_type.values())
         self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
         return self.stats
 
