@@ -75,8 +75,9 @@ class LeadState:
         """Take over what was derived of `previous`, whose moves are these but for `move` (later than each of them).
 
         The clocks carry over when the move can change none: it leaves the lifecycle as it was (no owner other
-        than the last), names no stage and is no human activity (a clock stops only on a stage or a human
-        activity, and its owners are the lifecycle's at each instant).
+        than the last), and either names no stage and is no human activity or finds every clock stopped already
+        (a clock stops only on a stage or a human activity, at the first one from its start, and its owners are
+        the lifecycle's at each instant).
         """
         life = previous._life
         if life is None:
@@ -87,9 +88,19 @@ class LeadState:
             return self
         extended = extend(life, move)
         object.__setattr__(self, "_life", extended)
-        if extended is life and move.stage is None and not move.human_activity:
-            object.__setattr__(self, "_clocks", previous._clocks)
+        clocks = previous._clocks
+        if extended is life and clocks is not None and (_stops_none(move) or _all_stopped(clocks[2])):
+            object.__setattr__(self, "_clocks", clocks)
         return self
+
+
+def _stops_none(move: Move) -> bool:
+    """Say whether a move can stop no clock: it names no stage and is no human activity."""
+    return move.stage is None and not move.human_activity
+
+
+def _all_stopped(clocks: tuple[Clock, ...]) -> bool:
+    return all(clock.stopped_at is not None for clock in clocks)
 
 
 @dataclass(frozen=True, slots=True)
