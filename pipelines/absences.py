@@ -18,29 +18,16 @@ from kafka import KafkaConsumer
 from kafka import TopicPartition as SyncPartition
 from kafka.errors import KafkaError
 
-from pipelines import metrics
 from pipelines.core.lead import LeadState
 from pipelines.core.model import Event
-from pipelines.core.sla import MAX_ABSENCES, Judge
+from pipelines.core.sla import Judge
 from pipelines.core.validate import parse_event
-from pipelines.kafka_admin import TopicError
+from pipelines.owner_absences import OWNER_AWAY, count_absence
 from pipelines.settings import Settings
-from pipelines.topics import OWNERS, TopicNames
+from pipelines.topics import OWNERS, TopicError, TopicNames
 
 log = logging.getLogger(__name__)
-OWNER_AWAY = "crm.owner_away"
 Offsets = dict[int, int]  # partition -> next offset to read
-
-
-def count_absence(judge: Judge, event: Event) -> bool:
-    """Count a valid `crm.owner_away` event in the judge; True when it changed the judge (refusals are logged)."""
-    assert event.owner_id is not None and event.away_from is not None and event.away_to is not None
-    outcome = judge.add_absence(event.owner_id, event.key, event.away_from, event.away_to)
-    if outcome == "full":
-        metrics.ABSENCES_NOT_COUNTED.inc()
-        log.warning("owner %s has %d absences from events already: %s is not counted", event.owner_id,
-                    MAX_ABSENCES, event.key)  # fmt: skip
-    return outcome == "counted"
 
 
 def _absence(judge: Judge, raw: bytes | None, topic: str) -> str | None:

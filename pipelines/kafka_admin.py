@@ -9,14 +9,10 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipelines.settings import Settings
-from pipelines.topics import OWNERS, TopicNames, changelog_topics
+from pipelines.topics import OWNERS, TopicError, TopicNames, changelog_topics
 
 COMPACTED = {"cleanup.policy": "compact"}  # what Faust declares for a table's changelog
 KEPT = {"retention.ms": "-1"}  # owners' absences: every worker reads the whole topic at its start, for ever
-
-
-class TopicError(Exception):
-    """Topics cannot be created, or exist with the wrong partition count."""
 
 
 def admin_client(settings: Settings, timeout_ms: int = 8_000) -> KafkaAdminClient:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from pipelines.absences import OWNER_AWAY, count_absence
 from pipelines.core.codec import from_ms, to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
@@ -21,6 +20,7 @@ from pipelines.core.sla import Clock, Judge
 from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, sla_step, visit_step
 from pipelines.core.validate import parse_event
 from pipelines.heap import paused_collector
+from pipelines.owner_absences import OWNER_AWAY, count_absence
 from pipelines.poison import CORE_ERROR, LEAD_HISTORY_LIMIT, Poison, core_error, counted, from_rejected_row
 from pipelines.sink import RowBatch
 from pipelines.store.client import Store

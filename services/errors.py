@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dashboards.exceptions import GrafanaError
 from pipelines.agreements import AgreementError
-from pipelines.kafka_admin import TopicError
 from pipelines.settings import ConfigError
 from pipelines.store.exceptions import StoreError
+from pipelines.topics import TopicError
 
 
 class KafkaUnavailable(Exception):

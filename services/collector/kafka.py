@@ -17,8 +17,9 @@ from typing import Protocol, TypeVar, cast
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from pipelines.kafka_admin import TopicError, ensure_topics
+from pipelines.kafka_admin import ensure_topics
 from pipelines.settings import Settings
+from pipelines.topics import TopicError
 
 log = logging.getLogger("leadflow.collector")
 T = TypeVar("T")

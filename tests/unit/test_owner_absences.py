@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import absences
+from pipelines import absences, owner_absences
 from pipelines.core import sla
 from pipelines.core.lead import apply_event, snapshot
 from pipelines.core.messages import from_check_message, is_restate, to_check_message, to_restate_message
@@ -69,9 +69,9 @@ def test_an_absence_from_an_event_moves_the_deadline_as_the_files_does() -> None
     assert _clock(judge, *mql)[0] == at(BERLIN, 2026, 11, 3, 15)  # 2h Monday, 2h Tuesday from 13:00
     absence = _away("rep-01", at(BERLIN, 2026, 11, 3), at(BERLIN, 2026, 11, 4))
     assert isinstance(absence, Event)
-    assert absences.count_absence(judge, absence)  # the cached timing of that clock is forgotten
+    assert owner_absences.count_absence(judge, absence)  # the cached timing of that clock is forgotten
     assert _clock(judge, *mql)[0] == _clock(with_file, *mql)[0] == at(BERLIN, 2026, 11, 4, 15)
-    assert not absences.count_absence(judge, absence)  # the same event again changes nothing
+    assert not owner_absences.count_absence(judge, absence)  # the same event again changes nothing
 
 
 def test_a_state_judged_before_an_absence_derives_its_clocks_again_after_it() -> None:
@@ -85,7 +85,7 @@ def test_a_state_judged_before_an_absence_derives_its_clocks_again_after_it() ->
     assert snapshot(state, judge).clocks[0].deadline == at(BERLIN, 2026, 11, 3, 15)
     later, _new = apply_event(state, form)  # carries the clocks of `state` over
     absence = _away("rep-01", at(BERLIN, 2026, 11, 3), at(BERLIN, 2026, 11, 4))
-    assert isinstance(absence, Event) and absences.count_absence(judge, absence)
+    assert isinstance(absence, Event) and owner_absences.count_absence(judge, absence)
     assert snapshot(state, judge).clocks[0].deadline == at(BERLIN, 2026, 11, 4, 15)
     assert snapshot(later, judge).clocks[0].deadline == at(BERLIN, 2026, 11, 4, 15)
 
