@@ -6,10 +6,11 @@ from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.core.clocks import derive_clocks, extend_clocks
 from pipelines.core.compaction import LIMITS, HistoryLimits, compact, is_anchor, is_droppable
 from pipelines.core.lifecycle import ORDER, Lifecycle, Move, derive, extend, to_move
 from pipelines.core.model import Event, EventKey
-from pipelines.core.sla import Clock, Judge, derive_clocks
+from pipelines.core.sla import Clock, Judge
 
 
 class HistoryFull(ValueError):
@@ -74,10 +75,11 @@ class LeadState:
     def _carry(self, previous: LeadState, move: Move | None) -> LeadState:
         """Take over what was derived of `previous`, whose moves are these but for `move` (later than each of them).
 
-        The clocks carry over when the move can change none: it leaves the lifecycle as it was (no owner other
-        than the last), and either names no stage and is no human activity or finds every clock stopped already
-        (a clock stops only on a stage or a human activity, at the first one from its start, and its owners are
-        the lifecycle's at each instant).
+        The lifecycle is extended by the move. The clocks carry over as they are when the move can change none:
+        it leaves the lifecycle as it was (no owner other than the last), and either names no stage and is no
+        human activity or finds every clock stopped already (a clock stops only on a stage or a human activity, at
+        the first one from its start, and its owners are the lifecycle's at each instant). Otherwise they are
+        extended by the move (`extend_clocks`), while the judge that derived them has counted no absence since.
         """
         life = previous._life
         if life is None:
@@ -88,9 +90,15 @@ class LeadState:
             return self
         extended = extend(life, move)
         object.__setattr__(self, "_life", extended)
-        clocks = previous._clocks
-        if extended is life and clocks is not None and (_stops_none(move) or _all_stopped(clocks[2])):
-            object.__setattr__(self, "_clocks", clocks)
+        carried = previous._clocks
+        if carried is None:
+            return self
+        judge, version, clocks = carried
+        if extended is life and (_stops_none(move) or _all_stopped(clocks)):
+            object.__setattr__(self, "_clocks", carried)
+        elif version == judge.version:
+            clocks = extend_clocks(clocks, self.moves, life, extended, judge)
+            object.__setattr__(self, "_clocks", (judge, version, clocks))
         return self
 
 

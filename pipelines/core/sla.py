@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from itertools import islice
 from zoneinfo import ZoneInfo
 
-from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, NoBusinessTime, first_instant_of, parse_within
-from pipelines.core.lifecycle import ORDER, Lifecycle, Move, StageEntry
+from pipelines.core.calendar import WEEKDAYS, BusinessCalendar, first_instant_of, parse_within
 from schemas.agreement import Agreement, Handoff
 from schemas.owners import Owner, OwnersFile, Team
 
@@ -291,91 +288,6 @@ def local_day_bounds(agreement: Agreement) -> tuple[datetime, datetime]:
     return first_instant_of(agreement.effective_from, agreement.zone), first_instant_of(
         agreement.effective_to, agreement.zone
     )
-
-
-def _stop(handoff: Handoff, moves: Sequence[Move], start: int) -> Move | None:
-    """Return the first move from `start` on that stops a handoff's clock."""
-    stages, human = handoff.stops_on.stages, handoff.stops_on.human_activity
-    return next((m for m in islice(moves, start, None) if m.stage in stages or (human and m.human_activity)), None)
-
-
-def _position(moves: Sequence[Move], entry: StageEntry) -> int:
-    """Return where the move that entered a stage is in the moves (0 if they no longer hold it), by bisection."""
-    index = bisect_left(moves, (entry.entered_at, *entry.entered_by), key=ORDER)
-    return index if index < len(moves) and moves[index][1:3] == entry.entered_by else 0
-
-
-class _Owners:
-    """Who owned a lead at any instant: the owner of the last move carrying one, at or before it (by time)."""
-
-    def __init__(self, moves: Sequence[Move]) -> None:
-        carrying = [m for m in moves if m.owner_id]
-        self._times = [m.time for m in carrying]
-        self._owners = [m.owner_id for m in carrying]
-
-    def at(self, instant: datetime | None) -> str | None:
-        """Return the owner at an instant (None: the last owner)."""
-        index = len(self._times) if instant is None else bisect_right(self._times, instant)
-        return self._owners[index - 1] if index else None
-
-
-def _clock(
-    handoff: Handoff, agreement: Agreement, entry: StageEntry, stop: Move | None, owners: _Owners, judge: Judge
-) -> Clock:
-    stopped_at = stop.time if stop else None
-    starter, owner = owners.at(entry.entered_at), owners.at(stopped_at)
-    key = (agreement.name, handoff.name, entry.episode, entry.entered_at, stopped_at, starter, owner)
-    return judge.remembered_clock(key, lambda: _new_clock(handoff, agreement, entry, stopped_at, starter, owner, judge))
-
-
-def _new_clock(
-    handoff: Handoff,
-    agreement: Agreement,
-    entry: StageEntry,
-    stopped_at: datetime | None,
-    starter: str | None,
-    owner: str | None,
-    judge: Judge,
-) -> Clock:
-    try:
-        deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, starter)
-        escalations = judge.escalations(agreement, handoff, deadline, starter)
-    except NoBusinessTime:  # an owner away for the next ten years: the agreement's hours count
-        deadline, warn_at, business_seconds = judge.timing(agreement, handoff, entry.entered_at, stopped_at, None)
-        escalations = judge.escalations(agreement, handoff, deadline, None)
-    return Clock(
-        handoff=handoff.name,
-        agreement=agreement.name,
-        episode=entry.episode,
-        started_at=entry.entered_at,
-        deadline=deadline,
-        warn_at=warn_at,
-        stopped_at=stopped_at,
-        business_seconds=business_seconds,
-        owner_id=owner,
-        escalations=escalations,
-    )
-
-
-def derive_clocks(moves: Sequence[Move], lifecycle: Lifecycle, judge: Judge) -> tuple[Clock, ...]:
-    """Return every handoff clock of a lead: one per handoff whose starting stage an episode entered.
-
-    `moves` are in event-time order. A clock stops at the first move matching its `stops_on`, from the move that
-    started it on (that move included); its owner is the lead's owner when it stopped (the last owner if open).
-    A `clock: owner` handoff counts the calendar of the owner when it started: a reassignment while it runs
-    changes the clock's owner, not its deadline.
-    """
-    owners = _Owners(moves)
-    clocks: list[Clock] = []
-    for entry in lifecycle.entries:
-        agreement = judge.agreement_at(entry.entered_at)
-        if agreement is None:
-            continue
-        for handoff in agreement.handoffs:
-            if handoff.starts_on.stage == entry.stage:
-                stop = _stop(handoff, moves, _position(moves, entry))
-                clocks.append(_clock(handoff, agreement, entry, stop, owners, judge))
-    return tuple(clocks)
 
 
 def due_events(lead_id: str, clocks: Sequence[Clock], published: frozenset[str], now: datetime) -> list[SlaEvent]:

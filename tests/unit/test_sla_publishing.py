@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from pipelines.core.clocks import derive_clocks
 from pipelines.core.funnel import sla_section
 from pipelines.core.lead import LeadState, apply_event, snapshot
 from pipelines.core.sla import (
@@ -21,7 +22,6 @@ from pipelines.core.sla import (
     WARNING,
     Judge,
     SlaEvent,
-    derive_clocks,
     due_events,
     next_due,
 )
