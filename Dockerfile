@@ -1,5 +1,12 @@
 # leadflow: the worker, the simulator, the lag exporter and every other `leadflow` command in one image.
 #   docker build -t leadflow .            docker run --rm leadflow --help
+# leadflow-native (native/, Rust) is built into a wheel in a stage of its own; the image carries no Rust toolchain.
+FROM rust:1.95-slim-bookworm AS native
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /build && /build/bin/pip install --no-cache-dir maturin==1.16.0
+COPY native /native
+RUN /build/bin/maturin build --release --locked --manifest-path /native/Cargo.toml --interpreter python3 --out /wheels
+
 FROM python:3.11.10-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,7 +23,8 @@ COPY schemas ./schemas
 COPY pipelines ./pipelines
 COPY services ./services
 COPY dashboards ./dashboards
-RUN pip install . && mkdir -p /var/lib/leadflow && chown leadflow:leadflow /var/lib/leadflow
+COPY --from=native /wheels /wheels
+RUN pip install /wheels/*.whl . && rm -rf /wheels && mkdir -p /var/lib/leadflow && chown leadflow:leadflow /var/lib/leadflow
 COPY agreements ./agreements
 
 USER leadflow

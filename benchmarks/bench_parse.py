@@ -1,11 +1,11 @@
-"""Parsing: `parse_event` (msgspec for the common types, pydantic for the rest) against pydantic alone.
+"""Parsing: `parse_event` (leadflow_native, Rust, for the common types) against the pydantic models alone.
 
     .venv/bin/python -m benchmarks.bench_parse [--visitors 20000] [--repeat 5] [--seed 42]
 
 Both run, in turns, over the very same lines of a simulated file read into memory (malformed ones included):
-(a) `parse_event`, as every door and the worker call it; (b) the same `parse_event` with `schemas.fast` switched
-off, so that every line goes through the pydantic models, as before it. Best of `--repeat` each, in microseconds
-per line, and their ratio. Also counted: the lines `schemas.fast` took, and that both gave equal results on every
+(a) `parse_event`, as every door and the worker call it; (b) the same `parse_event` with the native decoder switched
+off, so that every line goes through the pydantic models. Best of `--repeat` each, in microseconds per line, and
+their ratio. Also counted: the lines the native decoder took, and that both gave equal results on every
 line (the same event, or the same reason). Prints a few lines and one final JSON line.
 """
 
@@ -22,10 +22,10 @@ from pathlib import Path
 from unittest.mock import patch
 
 from benchmarks.harness import load_after, load_before
+from pipelines.core import validate
 from pipelines.core.validate import parse_event
 from pipelines.heap import settle_heap
 from pipelines.replay import read_lines
-from schemas import fast
 from services.simulate import SimulationConfig, write_jsonl
 
 
@@ -40,15 +40,20 @@ def best_us(lines: list[bytes], repeat: int) -> float:
     return best / len(lines) * 1e6
 
 
-def fast_off() -> AbstractContextManager[object]:
-    """Switch `schemas.fast` off: every line goes to the pydantic models, as before it."""
-    return patch.object(fast, "decode", lambda _raw: None)
+class _Declining:
+    def decode(self, _raw: bytes) -> None:
+        return None
+
+
+def native_off() -> AbstractContextManager[object]:
+    """Switch the native decoder off: every line goes to the pydantic models."""
+    return patch.object(validate, "_DECODER", _Declining())
 
 
 def agreeing(lines: list[bytes]) -> int:
     """Return how many lines get the same result either way (the same event, or the same reason)."""
     quick = [parse_event(raw) for raw in lines]
-    with fast_off():
+    with native_off():
         slow = [parse_event(raw) for raw in lines]
     return sum(a == b for a, b in zip(quick, slow, strict=True))
 
@@ -67,16 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_jsonl(replace(SimulationConfig(), visitors=args.visitors, seed=args.seed), path)
         lines = [raw for _number, raw in read_lines(path)]
     settle_heap()
-    taken = sum(fast.decode(raw) is not None for raw in lines)
-    print(f"input: {len(lines):,} lines of {args.visitors:,} simulated visitors; schemas.fast took {taken:,}")
+    taken = sum(validate._DECODER.decode(raw) is not None for raw in lines)
+    print(f"input: {len(lines):,} lines of {args.visitors:,} simulated visitors; the native decoder took {taken:,}")
     fast_us = pydantic_us = float("inf")
     for _ in range(2):  # in turns, so that a busy moment of the machine does not fall on one path only
         fast_us = min(fast_us, best_us(lines, args.repeat))
-        with fast_off():
+        with native_off():
             pydantic_us = min(pydantic_us, best_us(lines, args.repeat))
     same = agreeing(lines)
     print(f"(a) parse_event:          {fast_us:.2f} us per line ({1e6 / fast_us:,.0f} lines/s)")
-    print(f"(b) without schemas.fast: {pydantic_us:.2f} us per line ({1e6 / pydantic_us:,.0f} lines/s)")
+    print(f"(b) pydantic alone:       {pydantic_us:.2f} us per line ({1e6 / pydantic_us:,.0f} lines/s)")
     print(f"ratio (b)/(a): {pydantic_us / fast_us:.2f}; judged alike: {same:,} of {len(lines):,} lines")
     after = load_after()
     print(
@@ -84,9 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 "benchmark": "parse",
                 "lines": len(lines),
-                "fast_taken": taken,
+                "native_taken": taken,
                 "parse_event_us": round(fast_us, 3),
-                "without_fast_us": round(pydantic_us, 3),
+                "pydantic_alone_us": round(pydantic_us, 3),
                 "speedup": round(pydantic_us / fast_us, 3),
                 "judged_alike": same,
                 "visitors": args.visitors,

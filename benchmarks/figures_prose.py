@@ -140,7 +140,7 @@ def worker_block(results: Results) -> str:
         "went to collections that walked every object it holds. Profiles of a draining worker "
         "(`py-spy record --gil --pid <worker pid> --format raw`) put about half of the time the worker holds "
         "Python's lock in the handlers (parsing and validation a third of that, since the common event types are "
-        "decoded by msgspec, `schemas/fast.py`, and only the rest by pydantic), a fifth in Faust's fetcher loop, "
+        "decoded in Rust, `native/`, and only the rest by pydantic), a fifth in Faust's fetcher loop, "
         "a sixth in the checkpoint's commits (judging each changed lead among them), an eighth in the producer, "
         "and the rest in the store's inserts and aiokafka's consumer thread, each on its own thread. "
         "Running on uvloop with a 50 ms producer linger, and without Faust's terminal spinner (which set the root "

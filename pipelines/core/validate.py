@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import leadflow_native
 from pydantic import ValidationError
 
 from pipelines.core.model import Event, Invalid, TimeRange
 from pipelines.topics import TOPIC_BY_TYPE
-from schemas import fast
 from schemas.events import (
     EVENT_ADAPTER,
     ActivityLoggedData,
@@ -24,7 +24,8 @@ from schemas.events import (
 )
 
 MAX_REASON = 1000
-_NEW_TUPLE = tuple.__new__
+# the common event types decoded in Rust, straight into `Event`s; it takes only what the pydantic models accept
+_DECODER = leadflow_native.EventDecoder(Event)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -42,10 +43,9 @@ def _describe(exc: ValidationError) -> str:
 
 # the `data` field that names an event's subject: the lead's id, but for these types
 SUBJECT_FIELD: dict[str, str] = {"web.visit": "visitor_id", "crm.owner_away": "owner_id"}
-AnyModel = Envelope | fast.FastEvent
 
 
-def _subject_problem(model: AnyModel) -> str | None:
+def _subject_problem(model: Envelope) -> str | None:
     field = SUBJECT_FIELD.get(model.type, "lead_id")
     expected = getattr(model.data, field, None)
     if expected != model.subject:
@@ -63,29 +63,26 @@ def _to_millisecond(time: datetime) -> datetime:
     return utc.replace(microsecond=utc.microsecond - extra) if extra else utc
 
 
-def _visit(m: AnyModel, d: VisitData | fast.VisitData, raw: bytes, time: datetime) -> Event:
-    # every field by position, given to the tuple itself: a visit is most events, and a named tuple's own
-    # constructor, a Python function of 24 parameters, takes twice the time
-    return _NEW_TUPLE(Event, (
-        m.source, m.id, m.type, time, m.subject, raw,
-        None, d.visitor_id, None, None, None, None, None, None, None, None, None,  # lead_id, visitor_id .. currency
-        d.url, d.referrer, d.utm_source, d.utm_medium, d.utm_campaign, None, None,  # url .. utm_campaign, away_*
-    ))  # fmt: skip
+def _visit(m: Envelope, d: VisitData, raw: bytes, time: datetime) -> Event:
+    return Event(
+        m.source, m.id, m.type, time, m.subject, raw, visitor_id=d.visitor_id, url=d.url, referrer=d.referrer,
+        utm_source=d.utm_source, utm_medium=d.utm_medium, utm_campaign=d.utm_campaign,
+    )  # fmt: skip
 
 
-def _form(m: AnyModel, d: FormSubmittedData | fast.FormSubmittedData, raw: bytes, time: datetime) -> Event:
+def _form(m: Envelope, d: FormSubmittedData, raw: bytes, time: datetime) -> Event:
     return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, d.visitor_id)
 
 
-def _stage(m: AnyModel, d: LifecycleChangedData | fast.LifecycleChangedData, raw: bytes, time: datetime) -> Event:
+def _stage(m: Envelope, d: LifecycleChangedData, raw: bytes, time: datetime) -> Event:
     return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, None, str(d.stage), d.owner_id, d.reason)
 
 
-def _owner(m: AnyModel, d: OwnerAssignedData | fast.OwnerAssignedData, raw: bytes, time: datetime) -> Event:
+def _owner(m: Envelope, d: OwnerAssignedData, raw: bytes, time: datetime) -> Event:
     return Event(m.source, m.id, m.type, time, m.subject, raw, d.lead_id, owner_id=d.owner_id)
 
 
-def _activity(m: AnyModel, d: ActivityLoggedData | fast.ActivityLoggedData, raw: bytes, time: datetime) -> Event:
+def _activity(m: Envelope, d: ActivityLoggedData, raw: bytes, time: datetime) -> Event:
     return Event(
         m.source, m.id, m.type, time, m.subject, raw, d.lead_id, owner_id=d.owner_id, activity_kind=d.kind,
         automated=d.automated,
@@ -112,16 +109,11 @@ _FLATTEN: dict[type, Callable[[Any, Any, bytes, datetime], Event]] = {
     ActivityLoggedData: _activity,
     DealChangedData: _deal,
     OwnerAwayData: _away,
-    fast.VisitData: _visit,
-    fast.FormSubmittedData: _form,
-    fast.LifecycleChangedData: _stage,
-    fast.OwnerAssignedData: _owner,
-    fast.ActivityLoggedData: _activity,
 }
 
 
-def to_event(model: AnyModel, raw: bytes, time: datetime) -> Event:
-    """Flatten a validated envelope and its time in UTC (from `schemas.fast` or the pydantic models) into an `Event`."""
+def to_event(model: Envelope, raw: bytes, time: datetime) -> Event:
+    """Flatten a validated envelope and its time in UTC into an `Event`."""
     flatten = _FLATTEN.get(type(model.data))
     if flatten is None:
         raise TypeError(f"no conversion for {type(model.data).__name__}")
@@ -142,25 +134,25 @@ def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None
 
     An event time outside `accepted` is refused with reason `time_out_of_range`.
     """
-    # the common types through `schemas.fast` first; what it does not take, the pydantic models judge
-    quick = fast.decode(raw)
-    time = None if quick is None else fast.instant(quick.time)
-    model: AnyModel
-    if quick is None or time is None:
+    # the common types through leadflow_native (Rust) first; what it does not take, the pydantic models judge
+    event = _DECODER.decode(raw)
+    subject = None  # leadflow_native takes no event whose subject is not its lead's or visitor's
+    if event is None:
         checked = _validated_slowly(raw)
         if isinstance(checked, Invalid):
             return checked
-        model, time = checked
+        model, time = checked  # the time before it is kept to the millisecond
+        subject = _subject_problem(model)
+        event = to_event(model, raw, time)
     else:
-        model = quick
+        time = event.time
     if accepted is not None and (out_of_range := accepted.problem(time)):
         return Invalid(raw, out_of_range)
-    subject = _subject_problem(model)
-    expected_topic = TOPIC_BY_TYPE[model.type]
+    expected_topic = TOPIC_BY_TYPE[event.type]
     wrong_topic = topic is not None and topic != expected_topic
     if subject is None and not wrong_topic:
-        return to_event(model, raw, time)
+        return event
     problems = [subject] if subject else []
     if wrong_topic:
-        problems.append(f"type: {model.type} belongs on topic {expected_topic}, arrived on {topic}")
+        problems.append(f"type: {event.type} belongs on topic {expected_topic}, arrived on {topic}")
     return Invalid(raw, "; ".join(problems)[:MAX_REASON])

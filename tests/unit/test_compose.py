@@ -156,6 +156,11 @@ def test_grafana_mounts_the_generated_boards_where_the_provider_reads() -> None:
 def test_dockerfile_installs_leadflow() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm$", dockerfile, re.M)
-    assert "pip install ." in dockerfile and 'ENTRYPOINT ["leadflow"]' in dockerfile
+    assert 'ENTRYPOINT ["leadflow"]' in dockerfile
+    # leadflow-native is built from native/ in a Rust stage of its own; the image installs its wheel with leadflow
+    assert re.search(r"^FROM rust:1\.\d+-slim-bookworm AS native$", dockerfile, re.M)
+    assert "maturin build --release --locked --manifest-path /native/Cargo.toml" in dockerfile
+    assert "COPY --from=native /wheels /wheels" in dockerfile and "pip install /wheels/*.whl ." in dockerfile
     ignored = (REPO / ".dockerignore").read_text().split()
+    assert "native/target" in ignored
     assert ".venv" in ignored and ".git" in ignored

@@ -1,4 +1,4 @@
-"""`schemas.fast` only ever accepts: what it decodes, the pydantic models accept too, with the same values."""
+"""`leadflow_native` only ever accepts: what it decodes, the pydantic models accept too, with the same values."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import itertools
 import json
 from typing import Any
 
+import leadflow_native
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipelines.core.model import Event
+from pipelines.core.model import Event, Origin
+from pipelines.core.rows import EVENT_COLUMNS, to_event_row
 from pipelines.core.validate import parse_event, to_event
-from schemas import fast
 from schemas.events import EVENT_ADAPTER, RFC3339
 from tests.unit.factories import examples
 
@@ -50,23 +51,23 @@ TIMES = st.builds(
 FIELD_VALUES = JSON_VALUES | TIMES | st.sampled_from(["1.0", "mql", "lead", "call", "note", "web.visit", "v-1", "L1"])
 
 
-def _fast(raw: bytes) -> tuple[fast.FastEvent, Any] | None:
-    quick = fast.decode(raw)
-    time = None if quick is None else fast.instant(quick.time)
-    return None if quick is None or time is None else (quick, time)
+DECODER = leadflow_native.EventDecoder(Event)
 
 
 def _assert_same_as_pydantic(raw: bytes) -> None:
-    """If the fast decoding takes `raw`, pydantic takes it too, and both give the same core event."""
-    taken = _fast(raw)
-    if taken is None:
+    """If the native decoder takes `raw`, pydantic takes it too, and both give the same core event."""
+    native = DECODER.decode(raw)
+    if native is None:
         return
     try:
         model = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        pytest.fail(f"fast decoding took what pydantic refuses: {raw!r}: {exc}")
-    quick, time = taken
-    assert to_event(quick, raw, time) == to_event(model, raw, model.time)
+        pytest.fail(f"the native decoder took what pydantic refuses: {raw!r}: {exc}")
+    expected = to_event(model, raw, model.time)
+    assert native == expected
+    assert [type(v) for v in native] == [type(v) for v in expected]  # True is not 1, a str not a StrEnum
+    assert native.time.tzinfo is expected.time.tzinfo
+    assert native.payload is raw
 
 
 @st.composite
@@ -95,19 +96,19 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 @DIFFERENTIAL
 @given(mutated())
-def test_what_the_fast_decoding_takes_pydantic_takes_alike(raw: bytes) -> None:
-    """Generated and mutated events of every fast type: never an event pydantic refuses, never another value."""
+def test_what_the_native_decoder_takes_pydantic_takes_alike(raw: bytes) -> None:
+    """Generated and mutated events of every common type: never an event pydantic refuses, never another value."""
     _assert_same_as_pydantic(raw)
 
 
 @DIFFERENTIAL
 @given(TIMES)
 def test_a_time_is_decoded_only_as_the_contract_decodes_it(text: str) -> None:
-    """Every time the fast decoding takes matches RFC3339 and equals pydantic's value, in UTC."""
+    """Every time the native decoder takes matches RFC3339 and equals pydantic's value, in UTC."""
     document = copy.deepcopy(EXAMPLES["web.visit"])
     document["time"] = text
     raw = json.dumps(document).encode("utf-8", "surrogatepass")
-    if _fast(raw) is not None:
+    if DECODER.decode(raw) is not None:
         assert RFC3339.match(text)
     _assert_same_as_pydantic(raw)
 
@@ -124,10 +125,10 @@ def test_every_field_at_its_limits_is_decoded_alike(event_type: str) -> None:
 
 
 @pytest.mark.parametrize("event_type", FAST_TYPES)
-def test_the_common_types_take_the_fast_decoding(event_type: str) -> None:
-    """A valid event of a common type is decoded fast, to the same event pydantic gives (not left to pydantic)."""
+def test_the_common_types_take_the_native_decoder(event_type: str) -> None:
+    """A valid event of a common type is decoded natively, to the same event pydantic gives (not left to it)."""
     raw = json.dumps(EXAMPLES[event_type]).encode()
-    assert _fast(raw) is not None
+    assert DECODER.decode(raw) is not None
     _assert_same_as_pydantic(raw)
     assert isinstance(parse_event(raw), Event)
 
@@ -151,24 +152,93 @@ def test_a_visit_is_flattened_field_by_field() -> None:
 @pytest.mark.parametrize(
     "tail",
     [
-        b', "x": "\xff"}',  # msgspec skips an unknown field without checking its UTF-8
+        b', "x": "\xff"}',  # an unknown field is skipped, its UTF-8 checked all the same
         b', "x": "\xed\xa0\x80"}',  # a surrogate in UTF-8 form
         b', "x": NaN}',
         b', "x": [1,]}',
         b', "id": ""}',
         b', "type": "crm.deal_changed"}',
-        b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # deeper than msgspec recurses
+        b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # deeper than serde_json recurses
+        b', "subject": "someone else"}',
+        b', "specversion": "1.1"}',
+        b', "data": null}',
     ],
 )
 def test_what_pydantic_refuses_is_left_to_pydantic(tail: bytes) -> None:
-    """Cases that once differed, or could: the fast decoding leaves them, and pydantic's reasons stand."""
+    """Cases that could differ: the native decoder leaves them, and pydantic's reasons stand."""
     raw = json.dumps(EXAMPLES["web.visit"]).encode()[:-1] + tail
-    assert _fast(raw) is None
+    assert DECODER.decode(raw) is None
+    assert parse_event(raw) == parse_event(raw)  # judged by pydantic, alike each time
+    _assert_same_as_pydantic(raw)
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-11-02T09:15:00.9999995+00:00", "0001-01-01T00:30:00+01:00", "2026-11-02T09:15Z"]
+    "text",
+    [
+        "2026-11-02T09:15:00.9999995+00:00",  # over six fraction digits: others round, pydantic truncates
+        "0001-01-01T00:30:00+01:00",  # before year 1 in UTC
+        "2026-11-02T09:15Z",  # no seconds
+        "2026-11-02T09:15:00+01:00\n",  # the regular expression's `$` takes a final newline
+    ],
 )
-def test_times_msgspec_reads_otherwise_are_left_to_pydantic(text: str) -> None:
-    """Over six fraction digits (msgspec rounds, pydantic truncates), before year 1 in UTC, or no seconds."""
-    assert fast.instant(text) is None
+def test_unusual_times_are_left_to_pydantic(text: str) -> None:
+    """Times in a form the native decoder does not take are judged by the pydantic models."""
+    document = copy.deepcopy(EXAMPLES["web.visit"])
+    document["time"] = text
+    raw = json.dumps(document).encode()
+    assert DECODER.decode(raw) is None
+    _assert_same_as_pydantic(raw)
+
+
+class _Plain(tuple):  # type: ignore[type-arg]
+    __slots__ = ()
+    _fields = Event._fields
+
+
+class _WithDict(tuple):  # type: ignore[type-arg]  # no __slots__: its instances carry a __dict__
+    _fields = Event._fields
+
+
+class _Short(tuple):  # type: ignore[type-arg]
+    __slots__ = ()
+    _fields = ("source",)
+
+
+@pytest.mark.parametrize("given", [tuple, int, Origin, _WithDict, _Short])
+def test_the_decoder_refuses_a_class_it_cannot_fill(given: type) -> None:
+    """Only a tuple class of Event's fields and layout: its instances are filled slot by slot."""
+    with pytest.raises(TypeError, match="named tuple of 24 fields"):
+        leadflow_native.EventDecoder(given)
+
+
+def test_the_decoder_fills_any_class_of_the_event_s_layout() -> None:
+    raw = json.dumps(EXAMPLES["crm.activity_logged"]).encode()
+    plain = leadflow_native.EventDecoder(_Plain).decode(raw)
+    assert type(plain) is _Plain
+    assert tuple(plain) == tuple(DECODER.decode(raw) or ())
+
+
+@pytest.mark.parametrize("event_type", sorted(EXAMPLES))
+def test_an_event_s_row_is_its_fields_and_origin(event_type: str) -> None:
+    """`to_event_row` (Rust) gives the `events` columns: empty text for no lead or visitor, the payload as text."""
+    raw = json.dumps(EXAMPLES[event_type], ensure_ascii=False).encode()
+    event = parse_event(raw)
+    assert isinstance(event, Event)
+    row = to_event_row(event, Origin("leadflow.crm", 3, 41))
+    expected = {
+        "source": event.source, "id": event.id, "type": event.type, "time": event.time, "subject": event.subject,
+        "lead_id": event.lead_id or "", "visitor_id": event.visitor_id or "", "payload": raw.decode(),
+        "topic": "leadflow.crm", "partition": 3, "offset": 41,
+    }  # fmt: skip
+    assert dict(zip(EVENT_COLUMNS, row, strict=True)) == expected
+
+
+def test_an_event_row_refuses_what_is_not_an_event() -> None:
+    event = parse_event(json.dumps(EXAMPLES["web.visit"]).encode())
+    assert isinstance(event, Event)
+    with pytest.raises(UnicodeDecodeError):
+        to_event_row(event._replace(payload=b"\xff"), Origin("t", 0, 1))
+    with pytest.raises(TypeError):
+        to_event_row(event[:5], Origin("t", 0, 1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        to_event_row(event, ("t", 0))  # type: ignore[arg-type]
