@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -81,24 +82,31 @@ class Replayer:
         self._leads: dict[str, LeadState] = {}
         self._visitors: dict[str, VisitorState] = {}
         self._batch = RowBatch(judge)
+        self._types: list[str] = []  # each valid event's type, counted by `finish`
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer")
         self._writing: Future[int] | None = None
         self.stats = ReplayStats()
 
     def feed(self, raw: bytes, line_number: int) -> None:
         """Process one line (without its newline)."""
-        self.stats.lines += 1
+        stats = self.stats
+        stats.lines += 1
         origin = Origin(self._topic, 0, line_number)
         event = parse_event(raw, accepted=self._accepted) if len(raw) <= MAX_EVENT_BYTES else oversized(raw)
         if isinstance(event, Invalid):
             self._dead_letter(event, origin)
             return
         if event.type == "web.visit":
-            self._visit(event, origin)
+            duplicate = self._visit(event, origin)
         elif event.type == OWNER_AWAY:
-            self._absence(event, origin)
+            duplicate = self._absence(event, origin)
         else:
-            self._lead(event, origin)
+            duplicate = self._lead(event, origin)
+        if duplicate is not None:  # counted by its type (`finish` sums them), unless the core dead-lettered it
+            stats.duplicates += duplicate
+            self._types.append(event.type)
+            if stats.latest_event_at is None or event.time > stats.latest_event_at:
+                stats.latest_event_at = event.time
         if self._now is None or event.time > self._now:
             self._advance(event.time)
         if len(self._batch.events) >= EVENT_FLUSH_ROWS:
@@ -108,45 +116,49 @@ class Replayer:
         self._batch.add_dead_letter(invalid, origin, self._received_at)
         self.stats.invalid += 1
 
-    def _visit(self, event: Event, origin: Origin) -> None:
+    # Each handler returns whether its event was seen before, or None when the core dead-lettered it.
+
+    def _visit(self, event: Event, origin: Origin) -> bool | None:
         try:
             effects = visit_step(self._visitors.get(event.subject), event)
         except Exception as exc:
             self._dead_letter(counted(Poison(event.payload, origin, CORE_ERROR, core_error(exc))), origin)
-            return
+            return None
         self._visitors[event.subject] = effects.state
         self._batch.add_event(event, origin)
         if effects.first_touches:
             self._batch.add_first_touches(effects.first_touches)
-        key = event.key
-        self._count(event, duplicate=key in self._visits_seen)
-        self._visits_seen.add(key)
+        seen = self._visits_seen
+        before = len(seen)
+        seen.add(event.key)
+        return len(seen) == before
 
-    def _absence(self, event: Event, origin: Origin) -> None:
+    def _absence(self, event: Event, origin: Origin) -> bool | None:
         """Count an owner's absence from here on; every lead's final snapshot is judged with it (`finish`)."""
         counted_now = count_absence(self._judge, event)
         self._batch.add_event(event, origin)
-        self._count(event, duplicate=not counted_now and event.key in self._absences_seen)
+        duplicate = not counted_now and event.key in self._absences_seen
         self._absences_seen.add(event.key)
+        return duplicate
 
-    def _lead(self, event: Event, origin: Origin) -> None:
+    def _lead(self, event: Event, origin: Origin) -> bool | None:
         now = max(event.time, self._now or event.time)
         try:
             effects = lead_step(self._leads.get(event.subject), event)
             judged = self._judged(effects.state, now) if effects.changed else None
         except HistoryFull as exc:
             self._dead_letter(counted(Poison(event.payload, origin, LEAD_HISTORY_LIMIT, str(exc))), origin)
-            return
+            return None
         except Exception as exc:
             self._dead_letter(counted(Poison(event.payload, origin, CORE_ERROR, core_error(exc))), origin)
-            return
+            return None
         self._leads[event.subject] = effects.state
         if judged is not None:
             self._publish(event.subject, judged, now)
         self._batch.add_event(event, origin)
         for link in effects.links:
             self._link(link)
-        self._count(event, duplicate=not effects.new)
+        return not effects.new
 
     def _link(self, link: Link) -> None:
         effects = link_step(self._visitors.get(link.visitor_id), link)
@@ -197,15 +209,6 @@ class Replayer:
         earliest = self._index.next_due()
         self._due_at = None if earliest is None else from_ms(earliest)
 
-    def _count(self, event: Event, duplicate: bool) -> None:
-        """Count a valid event by its type (`finish` sums them), a duplicate, the latest event time."""
-        stats = self.stats
-        stats.duplicates += duplicate
-        by_type = stats.by_type
-        by_type[event.type] = by_type.get(event.type, 0) + 1
-        if stats.latest_event_at is None or event.time > stats.latest_event_at:
-            stats.latest_event_at = event.time
-
     def _flush_rows(self) -> None:
         leads = self._batch.leads
         self._batch.leads = {}
@@ -247,7 +250,8 @@ class Replayer:
         self.stats.invalid += self._write(self._batch)
         self._batch = RowBatch(self._judge)
         self.stats.leads = len(self._leads)
-        self.stats.valid = sum(self.stats.by_type.values())
+        self.stats.by_type = dict(Counter(self._types))
+        self.stats.valid = len(self._types)
         self._store.insert("store_runs", [(self._received_at, "replay", self.stats.latest_event_at)], STORE_RUN_COLUMNS)
         return self.stats
 

@@ -49,9 +49,13 @@ def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
     return LeadEffects(updated, new, links, changed=updated is not state)
 
 
+_NEW_TUPLE = tuple.__new__
+
+
 def visit_step(state: VisitorState | None, event: Event) -> VisitorEffects:
     """Apply a visit to its visitor's first touch."""
-    return VisitorEffects(*apply_visit(state, event))
+    # (state, first touches) made the named tuple by the tuple itself: most events are visits
+    return _NEW_TUPLE(VisitorEffects, apply_visit(state, event))
 
 
 def link_step(state: VisitorState | None, link: Link) -> VisitorEffects:
