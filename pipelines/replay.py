@@ -16,7 +16,7 @@ from pipelines.core.codec import from_ms, to_ms
 from pipelines.core.deadlines import DeadlineIndex
 from pipelines.core.identity import VisitorState
 from pipelines.core.lead import HistoryFull, LeadState
-from pipelines.core.model import Event, EventTimes, Invalid, Origin
+from pipelines.core.model import NEW_TUPLE, Event, EventTimes, Invalid, Origin
 from pipelines.core.sla import Clock, Judge
 from pipelines.core.steps import Link, SlaEffects, lead_step, link_step, sla_step, visit_step
 from pipelines.core.validate import parse_event
@@ -91,7 +91,7 @@ class Replayer:
         """Process one line (without its newline)."""
         stats = self.stats
         stats.lines += 1
-        origin = Origin(self._topic, 0, line_number)
+        origin = NEW_TUPLE(Origin, (self._topic, 0, line_number))
         event = parse_event(raw, accepted=self._accepted) if len(raw) <= MAX_EVENT_BYTES else oversized(raw)
         if isinstance(event, Invalid):
             self._dead_letter(event, origin)
@@ -180,7 +180,7 @@ class Replayer:
 
     def _publish(self, lead_id: str, effects: SlaEffects, now: datetime) -> None:
         """Record what fell due, once, and when the lead is due next."""
-        self._judgements[lead_id] = Judgement(effects.published, effects.clocks, effects.next_due)
+        self._judgements[lead_id] = NEW_TUPLE(Judgement, (effects.published, effects.clocks, effects.next_due))
         self._batch.add_sla_events(effects.events, now)
         self.stats.sla_events += len(effects.events)
         due = None if effects.next_due is None else to_ms(effects.next_due)

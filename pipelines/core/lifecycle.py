@@ -8,7 +8,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import NamedTuple
 
-from pipelines.core.model import Event, EventKey
+from pipelines.core.model import NEW_TUPLE, Event, EventKey
 from schemas.events import FUNNEL as FUNNEL_STAGES
 
 FUNNEL: tuple[str, ...] = tuple(stage.value for stage in FUNNEL_STAGES)  # the one list, in the events' schema
@@ -95,16 +95,13 @@ class Lifecycle:
 
 def to_move(event: Event) -> Move:
     """Reduce a lead event to its move."""
-    return Move(
-        time=event.time,
-        source=event.source,
-        id=event.id,
-        type=event.type,
-        stage=event.lifecycle_stage,
-        owner_id=event.owner_id or None,  # an empty owner names none: for the lifecycle, clocks and compaction alike
-        human_activity=event.type == "crm.activity_logged" and event.automated is False,
-        visitor_id=event.visitor_id if event.type == "web.form_submitted" else None,
-    )
+    # time, source, id, type, stage, owner_id, human_activity, visitor_id
+    return NEW_TUPLE(Move, (
+        event.time, event.source, event.id, event.type, event.lifecycle_stage,
+        event.owner_id or None,  # an empty owner names none: for the lifecycle, clocks and compaction alike
+        event.type == "crm.activity_logged" and event.automated is False,
+        event.visitor_id if event.type == "web.form_submitted" else None,
+    ))  # fmt: skip
 
 
 @dataclass

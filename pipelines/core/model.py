@@ -9,6 +9,10 @@ from typing import NamedTuple
 
 EventKey = tuple[str, str]
 
+# `NEW_TUPLE(Cls, values)` builds a named tuple from every field's value, in order, by the tuple itself: a named
+# tuple's own constructor is a Python function, a frame of its own, which those built once or more per event skip
+NEW_TUPLE = tuple.__new__
+
 DEAL_STAGE_TO_LIFECYCLE: dict[str, str] = {
     "created": "opportunity",
     "proposal": "opportunity",

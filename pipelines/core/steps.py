@@ -9,7 +9,7 @@ from typing import NamedTuple
 from pipelines.core.escalation import addressed
 from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
 from pipelines.core.lead import LeadState, apply_event
-from pipelines.core.model import Event
+from pipelines.core.model import NEW_TUPLE, Event
 from pipelines.core.sla import Clock, Judge, SlaEvent, due_events, next_due
 
 
@@ -46,16 +46,12 @@ def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
         raise ValueError(f"event for lead {event.lead_id} applied to lead {state.lead_id}")
     updated, new = apply_event(state, event)
     links = (Link(event.visitor_id, updated.lead_id),) if event.visitor_id else ()
-    return LeadEffects(updated, new, links, changed=updated is not state)
-
-
-_NEW_TUPLE = tuple.__new__
+    return NEW_TUPLE(LeadEffects, (updated, new, links, updated is not state))
 
 
 def visit_step(state: VisitorState | None, event: Event) -> VisitorEffects:
     """Apply a visit to its visitor's first touch."""
-    # (state, first touches) made the named tuple by the tuple itself: most events are visits
-    return _NEW_TUPLE(VisitorEffects, apply_visit(state, event))
+    return NEW_TUPLE(VisitorEffects, apply_visit(state, event))  # (state, first touches)
 
 
 def link_step(state: VisitorState | None, link: Link) -> VisitorEffects:
@@ -81,7 +77,7 @@ def sla_step(state: LeadState, published: frozenset[str], judge: Judge, now: dat
     clocks = state.clocks(judge)
     due = due_events(state.lead_id, clocks, published, now)
     if not due:  # most judgements: nothing new is due
-        return SlaEffects(published, (), next_due(clocks, published), clocks)
+        return NEW_TUPLE(SlaEffects, (published, (), next_due(clocks, published), clocks))
     events = tuple(addressed(e, state.moves, clocks, judge) for e in due)
     marked = published | {e.clock.marker(e.kind) for e in events}
-    return SlaEffects(frozenset(marked), events, next_due(clocks, marked), clocks)
+    return NEW_TUPLE(SlaEffects, (frozenset(marked), events, next_due(clocks, marked), clocks))
