@@ -36,6 +36,7 @@ from pipelines.agreements import load_agreements
 from pipelines.core.sla import Judge
 from pipelines.heap import paused_collector, settle_heap
 from pipelines.replay import Replayer, ReplayStats, read_lines
+from schemas.agreement import Agreement
 from services.simulate import SimulationConfig, SimulationSummary, write_jsonl
 from tests.integration.processes import base_env
 
@@ -69,13 +70,17 @@ def run_core(lines: list[tuple[int, bytes]], topic: str, judge: Judge) -> Replay
 
 
 def time_core(
-    lines: list[tuple[int, bytes]], topic: str, judge: Judge, repeat: int
+    lines: list[tuple[int, bytes]], topic: str, agreements: Sequence[Agreement], repeat: int
 ) -> tuple[list[float], list[float], ReplayStats]:
-    """Run the core `repeat` times; return the wall and CPU seconds of each run and the last run's stats."""
+    """Run the core `repeat` times; return the wall and CPU seconds of each run and the last run's stats.
+
+    Each run has a judge of its own, as each replay has: no clock is remembered from the run before.
+    """
     seconds: list[float] = []
     cpu: list[float] = []
     stats = ReplayStats()
     for _ in range(repeat):
+        judge = Judge(agreements)
         started, started_cpu = time.perf_counter(), time.process_time()
         stats = run_core(lines, topic, judge)
         seconds.append(time.perf_counter() - started)
@@ -198,10 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = list(read_lines(path))
         topic = f"replay:{path.name}"
         # the repository's agreements, as the `leadflow replay` below loads them (its LEADFLOW_AGREEMENTS)
-        judge = Judge(load_agreements(REPO / "agreements"))
+        agreements = load_agreements(REPO / "agreements")
+        judge = Judge(agreements)
         run_core(lines[: min(len(lines), 2000)], topic, judge)  # warm-up: imports, first-call costs
         settle_heap()  # the collector as `leadflow replay` sets it once started
-        seconds, cpu, core_stats = time_core(lines, topic, judge, max(1, args.repeat))
+        seconds, cpu, core_stats = time_core(lines, topic, agreements, max(1, args.repeat))
         if core_stats.lines != events or core_stats.invalid != summary.malformed:
             raise RuntimeError(f"core saw {core_stats.lines} lines / {core_stats.invalid} invalid, expected {events}")
         best, median = min(seconds), statistics.median(seconds)
