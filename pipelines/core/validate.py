@@ -141,12 +141,11 @@ def parse_event(raw: bytes, topic: str | None = None, accepted: TimeRange | None
         checked = _validated_slowly(raw)
         if isinstance(checked, Invalid):
             return checked
-        model, time = checked  # the time before it is kept to the millisecond
+        model, time = checked
         subject = _subject_problem(model)
         event = to_event(model, raw, time)
-    else:
-        time = event.time
-    if accepted is not None and (out_of_range := accepted.problem(time)):
+    # the time as kept, to the millisecond, whichever decoder took the event
+    if accepted is not None and (out_of_range := accepted.problem(event.time)):
         return Invalid(raw, out_of_range)
     expected_topic = TOPIC_BY_TYPE[event.type]
     wrong_topic = topic is not None and topic != expected_topic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import leadflow_native
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipelines.core.model import Event, Origin
+from pipelines.core.model import Event, Origin, TimeRange
 from pipelines.core.rows import EVENT_COLUMNS, to_event_row
 from pipelines.core.validate import parse_event, to_event
 from schemas.events import EVENT_ADAPTER, RFC3339
@@ -242,3 +243,21 @@ def test_an_event_row_refuses_what_is_not_an_event() -> None:
         to_event_row(event[:5], Origin("t", 0, 1))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         to_event_row(event, ("t", 0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("offset_us", "taken"), [(0, True), (999, True), (1000, False)])
+def test_the_time_range_is_judged_on_the_time_as_kept_whichever_decoder_takes_the_event(
+    offset_us: int, taken: bool
+) -> None:
+    """A time past the latest accepted by less than a millisecond is kept as the latest, by either decoder."""
+    latest = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    accepted = TimeRange(latest - timedelta(days=1), latest)
+    document = copy.deepcopy(EXAMPLES["web.visit"])
+    document["time"] = (latest + timedelta(microseconds=offset_us)).isoformat()
+    native = json.dumps(document).encode()
+    document["extra"] = [[]] * 40  # 43 brackets in all: left to the pydantic models
+    slow = json.dumps(document).encode()
+    assert DECODER.decode(native) is not None and DECODER.decode(slow) is None
+    for raw in (native, slow):
+        result = parse_event(raw, accepted=accepted)
+        assert isinstance(result, Event) is taken, result
