@@ -107,8 +107,10 @@ class Replayer:
             self._types.append(event.type)
             if stats.latest_event_at is None or event.time > stats.latest_event_at:
                 stats.latest_event_at = event.time
-        if self._now is None or event.time > self._now:
-            self._advance(event.time)
+        if self._now is None or event.time > self._now:  # replay time moves on to a later event's
+            self._now = event.time
+            if self._due_at is not None and event.time >= self._due_at:  # most events: nothing is due yet
+                self._judge_due_by(event.time)
         if len(self._batch.events) >= EVENT_FLUSH_ROWS:
             self._flush_rows()
 
@@ -199,11 +201,8 @@ class Replayer:
         if judged is not None:
             self._publish(lead_id, judged, now)
 
-    def _advance(self, time: datetime) -> None:
-        """Move replay time on to a later event's (whole milliseconds), judging the leads due by then."""
-        self._now = time
-        if self._due_at is None or time < self._due_at:  # most events: nothing is due yet
-            return
+    def _judge_due_by(self, time: datetime) -> None:
+        """Judge the leads due by replay time `time` (whole milliseconds), once it reached the earliest due."""
         for lead_id, _partition in self._index.pop_due(to_ms(time)):
             self._judge_due(lead_id, time)
         earliest = self._index.next_due()

@@ -7,6 +7,7 @@
 //! the two to that on generated and mutated events.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
 use pyo3::exceptions::PyTypeError;
@@ -213,13 +214,47 @@ fn text<'py>(py: Python<'py>, value: &str) -> Option<Bound<'py, PyAny>> {
     Some(PyString::new(py, value).into_any())
 }
 
-fn maybe<'py>(py: Python<'py>, value: &Option<Text<'_>>) -> Option<Bound<'py, PyAny>> {
-    value.as_deref().and_then(|v| text(py, v))
+/// Text that many events share (sources, pages, campaigns, owners, stages, kinds), each kept as one string object:
+/// built once, hashed once by Python, shared by every event that carries it. At most `SHARED_TEXTS` of at most
+/// `MAX_SHARED_BYTES` each are kept (all forgotten when full), whatever a sender sends.
+struct SharedTexts {
+    texts: HashMap<Box<str>, Py<PyString>>,
+}
+
+const SHARED_TEXTS: usize = 4096;
+const MAX_SHARED_BYTES: usize = 256;
+
+impl SharedTexts {
+    fn get<'py>(&mut self, py: Python<'py>, value: &str) -> Option<Bound<'py, PyAny>> {
+        if value.len() > MAX_SHARED_BYTES {
+            return text(py, value);
+        }
+        if let Some(found) = self.texts.get(value) {
+            return Some(found.bind(py).clone().into_any());
+        }
+        if self.texts.len() >= SHARED_TEXTS {
+            self.texts.clear();
+        }
+        let made = PyString::new(py, value);
+        self.texts.insert(value.into(), made.clone().unbind());
+        Some(made.into_any())
+    }
+
+    fn maybe<'py>(&mut self, py: Python<'py>, value: &Option<Text<'_>>) -> Option<Bound<'py, PyAny>> {
+        value.as_deref().and_then(|v| self.get(py, v))
+    }
 }
 
 /// The type's own fields into `fields`; false if `data` is not what the pydantic models accept, or does not
 /// name the event's subject.
-fn flatten<'py>(py: Python<'py>, kind: &str, data: &str, subject: &str, fields: &mut Fields<'py>) -> Option<()> {
+fn flatten<'py>(
+    py: Python<'py>,
+    shared: &mut SharedTexts,
+    kind: &str,
+    data: &str,
+    subject: &str,
+    fields: &mut Fields<'py>,
+) -> Option<()> {
     match kind {
         "web.visit" => {
             let d: VisitData = serde_json::from_str(data).ok()?;
@@ -229,11 +264,11 @@ fn flatten<'py>(py: Python<'py>, kind: &str, data: &str, subject: &str, fields: 
                 return None;
             }
             fields[7] = text(py, &d.visitor_id);
-            fields[17] = text(py, &d.url);
-            fields[18] = maybe(py, &d.referrer);
-            fields[19] = maybe(py, &d.utm_source);
-            fields[20] = maybe(py, &d.utm_medium);
-            fields[21] = maybe(py, &d.utm_campaign);
+            fields[17] = shared.get(py, &d.url);
+            fields[18] = shared.maybe(py, &d.referrer);
+            fields[19] = shared.maybe(py, &d.utm_source);
+            fields[20] = shared.maybe(py, &d.utm_medium);
+            fields[21] = shared.maybe(py, &d.utm_campaign);
         }
         "web.form_submitted" => {
             let d: FormSubmittedData = serde_json::from_str(data).ok()?;
@@ -251,9 +286,9 @@ fn flatten<'py>(py: Python<'py>, kind: &str, data: &str, subject: &str, fields: 
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
-            fields[8] = text(py, &d.stage);
-            fields[9] = maybe(py, &d.owner_id);
-            fields[10] = maybe(py, &d.reason);
+            fields[8] = shared.get(py, &d.stage);
+            fields[9] = shared.maybe(py, &d.owner_id);
+            fields[10] = shared.maybe(py, &d.reason);
         }
         "crm.owner_assigned" => {
             let d: OwnerAssignedData = serde_json::from_str(data).ok()?;
@@ -261,7 +296,7 @@ fn flatten<'py>(py: Python<'py>, kind: &str, data: &str, subject: &str, fields: 
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
-            fields[9] = text(py, &d.owner_id);
+            fields[9] = shared.get(py, &d.owner_id);
         }
         "crm.activity_logged" => {
             let d: ActivityLoggedData = serde_json::from_str(data).ok()?;
@@ -270,8 +305,8 @@ fn flatten<'py>(py: Python<'py>, kind: &str, data: &str, subject: &str, fields: 
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
-            fields[9] = maybe(py, &d.owner_id);
-            fields[11] = text(py, &d.kind);
+            fields[9] = shared.maybe(py, &d.owner_id);
+            fields[11] = shared.get(py, &d.kind);
             fields[12] = Some(PyBool::new(py, d.automated).to_owned().into_any());
         }
         _ => return None,
@@ -281,9 +316,10 @@ fn flatten<'py>(py: Python<'py>, kind: &str, data: &str, subject: &str, fields: 
 
 /// Decodes the common event types into the core's `Event`, a named tuple of `EVENT_FIELDS` fields whose class is
 /// given once: `EventDecoder(Event).decode(raw)`.
-#[pyclass(frozen)]
+#[pyclass]
 struct EventDecoder {
     event_type: Py<PyType>,
+    shared: SharedTexts,
 }
 
 #[pymethods]
@@ -303,13 +339,13 @@ impl EventDecoder {
                 "EventDecoder needs a named tuple of {EVENT_FIELDS} fields and no other attributes"
             )));
         }
-        Ok(Self { event_type: event_type.clone().unbind() })
+        Ok(Self { event_type: event_type.clone().unbind(), shared: SharedTexts { texts: HashMap::new() } })
     }
 
     /// The core's `Event` for a common event the pydantic models accept as it is (its time in UTC to the
     /// millisecond, `payload` the very bytes given); None: ask the pydantic models.
-    fn decode<'py>(&self, py: Python<'py>, raw: &Bound<'py, PyBytes>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some(fields) = fields(py, raw)? else {
+    fn decode<'py>(&mut self, py: Python<'py>, raw: &Bound<'py, PyBytes>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(fields) = fields(py, &mut self.shared, raw)? else {
             return Ok(None);
         };
         // SAFETY: the type is a tuple subclass with the tuple's own layout (checked in `new`), so it is allocated
@@ -332,7 +368,7 @@ impl EventDecoder {
 
 /// The fields of the core's `Event` for a common event the pydantic models accept as it is, in order; None: ask
 /// the pydantic models.
-fn fields<'py>(py: Python<'py>, raw: &Bound<'py, PyBytes>) -> PyResult<Option<Fields<'py>>> {
+fn fields<'py>(py: Python<'py>, shared: &mut SharedTexts, raw: &Bound<'py, PyBytes>) -> PyResult<Option<Fields<'py>>> {
     let bytes = raw.as_bytes();
     if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() > MAX_BRACKETS {
         return Ok(None);
@@ -349,7 +385,7 @@ fn fields<'py>(py: Python<'py>, raw: &Bound<'py, PyBytes>) -> PyResult<Option<Fi
         return Ok(None);
     };
     let mut fields: Fields<'py> = Default::default();
-    if flatten(py, &envelope.kind, envelope.data.get(), &envelope.subject, &mut fields).is_none() {
+    if flatten(py, shared, &envelope.kind, envelope.data.get(), &envelope.subject, &mut fields).is_none() {
         return Ok(None);
     }
     let utc = PyTzInfo::utc(py)?;
@@ -364,7 +400,7 @@ fn fields<'py>(py: Python<'py>, raw: &Bound<'py, PyBytes>) -> PyResult<Option<Fi
         time.microsecond,
         Some(&utc),
     )?;
-    fields[0] = text(py, &envelope.source);
+    fields[0] = shared.get(py, &envelope.source);
     fields[1] = text(py, &envelope.id);
     fields[2] = Some(intern_type(py, &envelope.kind).into_any());
     fields[3] = Some(when.into_any());

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from pipelines.core.escalation import addressed
-from pipelines.core.identity import FirstTouch, VisitorState, apply_link, apply_visit
+from pipelines.core.identity import VisitorEffects, VisitorState, apply_link, apply_visit
 from pipelines.core.lead import LeadState, apply_event
 from pipelines.core.model import NEW_TUPLE, Event
 from pipelines.core.sla import Clock, Judge, SlaEvent, due_events, next_due
@@ -33,13 +33,6 @@ class LeadEffects(NamedTuple):
     changed: bool = True  # False when the state is the one given: nothing of the lead is written again
 
 
-class VisitorEffects(NamedTuple):
-    """What a visit or a link causes: the visitor's new state and the first touches to record."""
-
-    state: VisitorState
-    first_touches: tuple[FirstTouch, ...] = ()
-
-
 def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
     """Apply a lead event to its lead's state."""
     if state is not None and state.lead_id != event.lead_id:
@@ -49,14 +42,13 @@ def lead_step(state: LeadState | None, event: Event) -> LeadEffects:
     return NEW_TUPLE(LeadEffects, (updated, new, links, updated is not state))
 
 
-def visit_step(state: VisitorState | None, event: Event) -> VisitorEffects:
-    """Apply a visit to its visitor's first touch."""
-    return NEW_TUPLE(VisitorEffects, apply_visit(state, event))  # (state, first touches)
+# Apply a visit to its visitor's first touch: `apply_visit` itself, with no call between (most events are visits).
+visit_step = apply_visit
 
 
 def link_step(state: VisitorState | None, link: Link) -> VisitorEffects:
     """Tie a visitor to a lead."""
-    return VisitorEffects(*apply_link(state, link.visitor_id, link.lead_id))
+    return apply_link(state, link.visitor_id, link.lead_id)
 
 
 class SlaEffects(NamedTuple):

@@ -261,3 +261,20 @@ def test_the_time_range_is_judged_on_the_time_as_kept_whichever_decoder_takes_th
     for raw in (native, slow):
         result = parse_event(raw, accepted=accepted)
         assert isinstance(result, Event) is taken, result
+
+
+def test_text_many_events_carry_is_one_string_object_and_the_values_stay_right() -> None:
+    """Sources, pages, campaigns, owners, stages and kinds are shared; past the bound, every value is still its own."""
+    decoder = leadflow_native.EventDecoder(Event)
+    first, second = (
+        decoder.decode(json.dumps({**EXAMPLES["web.visit"], "id": f"visit-{n}"}).encode()) for n in range(2)
+    )
+    assert first is not None and second is not None
+    for name in ("source", "url", "referrer", "utm_source", "utm_medium", "utm_campaign"):
+        assert getattr(first, name) is getattr(second, name), name
+    assert first.id is not second.id
+    for n in range(5000):  # more sources than are kept: the cache is emptied and filled again
+        document = {**EXAMPLES["crm.owner_assigned"], "source": f"/crm/{n}"}
+        document["data"] = {**document["data"], "owner_id": f"owner-{n % 7}"}
+        event = decoder.decode(json.dumps(document).encode())
+        assert event is not None and (event.source, event.owner_id) == (f"/crm/{n}", f"owner-{n % 7}")

@@ -26,6 +26,7 @@ from services.simulate import SimulationConfig, write_jsonl
 
 AGREEMENTS = Path(__file__).resolve().parents[2] / "agreements"
 NOW = datetime(2027, 1, 31, tzinfo=UTC)
+ALWAYS = datetime.min.replace(tzinfo=UTC)  # the earliest instant due: every later event time asks the index
 
 
 class TableStore:
@@ -50,12 +51,14 @@ class JudgingEveryEvent(Replayer):
     def _judged(self, state: LeadState, now: datetime) -> SlaEffects | None:
         return sla_step(state, self._judgements.get(state.lead_id, NOT_JUDGED).published, self._judge, now)
 
-    def _advance(self, time: datetime) -> None:
-        if self._now is not None and time <= self._now:
-            return
-        self._now = time
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._due_at = ALWAYS
+
+    def _judge_due_by(self, time: datetime) -> None:
         for lead_id, _partition in self._index.pop_due(to_ms(time)):
             self._judge_due(lead_id, time)
+        self._due_at = ALWAYS  # asked again at the next later event time
 
 
 def _replayed(path: Path, replayer: type[Replayer]) -> dict[str, list[tuple[Any, ...]]]:
