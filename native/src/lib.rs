@@ -32,7 +32,18 @@ const ACTIVITY_KINDS: [&str; 4] = ["call", "email", "meeting", "note"];
 /// pydantic models refuse one nested past about 200; a common event has two.
 const MAX_BRACKETS: usize = 32;
 
-type Text<'a> = Cow<'a, str>;
+/// A JSON string, borrowed from the input unless it holds escapes. (serde borrows a `Cow<str>` only when it sees
+/// the very type in a field, so a newtype, which also serves inside an `Option`.)
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -260,7 +271,7 @@ fn flatten<'py>(
             let d: VisitData = serde_json::from_str(data).ok()?;
             let valid = non_empty(&d.visitor_id) && non_empty(&d.url);
             let valid = valid && [&d.referrer, &d.utm_source, &d.utm_medium, &d.utm_campaign].into_iter().all(optional);
-            if !valid || d.visitor_id != subject {
+            if !valid || *d.visitor_id != *subject {
                 return None;
             }
             fields[7] = text(py, &d.visitor_id);
@@ -273,7 +284,7 @@ fn flatten<'py>(
         "web.form_submitted" => {
             let d: FormSubmittedData = serde_json::from_str(data).ok()?;
             let valid = [&d.visitor_id, &d.lead_id, &d.form_id].into_iter().all(|t| non_empty(t));
-            if !valid || !optional(&d.email) || d.lead_id != subject {
+            if !valid || !optional(&d.email) || *d.lead_id != *subject {
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
@@ -282,7 +293,7 @@ fn flatten<'py>(
         "crm.lifecycle_changed" => {
             let d: LifecycleChangedData = serde_json::from_str(data).ok()?;
             let valid = non_empty(&d.lead_id) && STAGES.contains(&d.stage.as_ref());
-            if !valid || !optional(&d.reason) || !optional(&d.owner_id) || d.lead_id != subject {
+            if !valid || !optional(&d.reason) || !optional(&d.owner_id) || *d.lead_id != *subject {
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
@@ -292,7 +303,7 @@ fn flatten<'py>(
         }
         "crm.owner_assigned" => {
             let d: OwnerAssignedData = serde_json::from_str(data).ok()?;
-            if !non_empty(&d.lead_id) || !non_empty(&d.owner_id) || d.lead_id != subject {
+            if !non_empty(&d.lead_id) || !non_empty(&d.owner_id) || *d.lead_id != *subject {
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
@@ -301,7 +312,7 @@ fn flatten<'py>(
         "crm.activity_logged" => {
             let d: ActivityLoggedData = serde_json::from_str(data).ok()?;
             let valid = non_empty(&d.lead_id) && ACTIVITY_KINDS.contains(&d.kind.as_ref());
-            if !valid || !optional(&d.owner_id) || d.lead_id != subject {
+            if !valid || !optional(&d.owner_id) || *d.lead_id != *subject {
                 return None;
             }
             fields[6] = text(py, &d.lead_id);
@@ -379,7 +390,7 @@ fn fields<'py>(py: Python<'py>, shared: &mut SharedTexts, raw: &Bound<'py, PyByt
     let Ok(envelope) = serde_json::from_str::<Envelope>(json) else {
         return Ok(None);
     };
-    let envelope_valid = envelope.specversion == "1.0"
+    let envelope_valid = &*envelope.specversion == "1.0"
         && [&envelope.id, &envelope.source, &envelope.subject].into_iter().all(|t| non_empty(t));
     let Some(time) = instant(&envelope.time).filter(|_| envelope_valid) else {
         return Ok(None);
@@ -404,7 +415,7 @@ fn fields<'py>(py: Python<'py>, shared: &mut SharedTexts, raw: &Bound<'py, PyByt
     fields[1] = text(py, &envelope.id);
     fields[2] = Some(intern_type(py, &envelope.kind).into_any());
     fields[3] = Some(when.into_any());
-    fields[4] = if envelope.kind == "web.visit" { fields[7].clone() } else { fields[6].clone() };
+    fields[4] = if &*envelope.kind == "web.visit" { fields[7].clone() } else { fields[6].clone() };
     fields[5] = Some(raw.clone().into_any());
     Ok(Some(fields))
 }
