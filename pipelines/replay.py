@@ -127,12 +127,12 @@ class Replayer:
             self._dead_letter(counted(Poison(event.payload, origin, CORE_ERROR, core_error(exc))), origin)
             return None
         self._visitors[event.subject] = effects.state
-        self._batch.add_event(event, origin)
+        key = self._batch.add_event(event, origin)
         if effects.first_touches:
             self._batch.add_first_touches(effects.first_touches)
         seen = self._visits_seen
         before = len(seen)
-        seen.add(event.key)
+        seen.add(key)
         return len(seen) == before
 
     def _absence(self, event: Event, origin: Origin) -> bool | None:

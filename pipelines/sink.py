@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pipelines.core.identity import FirstTouch
 from pipelines.core.lead import LeadSnapshot, LeadState, snapshot
-from pipelines.core.model import Event, Invalid, Origin
+from pipelines.core.model import Event, EventKey, Invalid, Origin
 from pipelines.core.rows import (
     DEAD_LETTER_COLUMNS,
     EVENT_COLUMNS,
@@ -48,10 +48,12 @@ class RowBatch:
             len(self.events) + len(self.leads) + len(self.first_touches) + len(self.dead_letters) + len(self.sla_events)
         )
 
-    def add_event(self, event: Event, origin: Origin) -> None:
-        """Add a valid input event."""
-        self.events[event.key] = to_event_row(event, origin)
+    def add_event(self, event: Event, origin: Origin) -> EventKey:
+        """Add a valid input event; return its key."""
+        key = event.key
+        self.events[key] = to_event_row(event, origin)
         self.payload_bytes += len(event.payload)
+        return key
 
     def add_lead(self, state: LeadState, derived: LeadSnapshot | None = None) -> None:
         """Add a lead's state (and its snapshot if already derived); only its latest state is written."""
