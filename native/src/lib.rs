@@ -218,7 +218,7 @@ fn instant(text: &str) -> Option<Instant> {
     })
 }
 
-/// The `Event` fields a type sets besides the envelope's, by position.
+/// The fields of an `Event`, by position; None stands for Python's None.
 type Fields<'py> = [Option<Bound<'py, PyAny>>; EVENT_FIELDS];
 
 fn text<'py>(py: Python<'py>, value: &str) -> Option<Bound<'py, PyAny>> {
