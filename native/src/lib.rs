@@ -24,8 +24,10 @@ const MAX_TEXT: usize = 512;
 const MAX_OPTIONAL: usize = 4096;
 /// Fraction digits of a time taken here: pydantic truncates a longer fraction where others round it.
 const MAX_FRACTION: usize = 6;
-/// The fields of `pipelines.core.model.Event`, in order.
+/// The fields of `pipelines.core.model.Event`, in order, and the places of those that name a subject.
 const EVENT_FIELDS: usize = 24;
+const LEAD_ID: usize = 6;
+const VISITOR_ID: usize = 7;
 const STAGES: [&str; 9] = ["lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified", "lost"];
 const ACTIVITY_KINDS: [&str; 4] = ["call", "email", "meeting", "note"];
 /// Opening brackets an event may hold, anywhere: serde_json skips an unknown field nested to any depth, where the
@@ -256,8 +258,8 @@ impl SharedTexts {
     }
 }
 
-/// The type's own fields into `fields`; false if `data` is not what the pydantic models accept, or does not
-/// name the event's subject.
+/// The type's own fields into `fields`, its name and its subject among them; None if `data` is not what the
+/// pydantic models accept, or does not name the event's subject.
 fn flatten<'py>(
     py: Python<'py>,
     shared: &mut SharedTexts,
@@ -266,7 +268,9 @@ fn flatten<'py>(
     subject: &str,
     fields: &mut Fields<'py>,
 ) -> Option<()> {
-    match kind {
+    // each type's name, one string object per type, and the field that names its subject (the lead's id but for
+    // a visit)
+    let (name, subject_field) = match kind {
         "web.visit" => {
             let d: VisitData = serde_json::from_str(data).ok()?;
             let valid = non_empty(&d.visitor_id) && non_empty(&d.url);
@@ -274,12 +278,13 @@ fn flatten<'py>(
             if !valid || *d.visitor_id != *subject {
                 return None;
             }
-            fields[7] = text(py, &d.visitor_id);
+            fields[VISITOR_ID] = text(py, &d.visitor_id);
             fields[17] = shared.get(py, &d.url);
             fields[18] = shared.maybe(py, &d.referrer);
             fields[19] = shared.maybe(py, &d.utm_source);
             fields[20] = shared.maybe(py, &d.utm_medium);
             fields[21] = shared.maybe(py, &d.utm_campaign);
+            (intern!(py, "web.visit"), VISITOR_ID)
         }
         "web.form_submitted" => {
             let d: FormSubmittedData = serde_json::from_str(data).ok()?;
@@ -287,8 +292,9 @@ fn flatten<'py>(
             if !valid || !optional(&d.email) || *d.lead_id != *subject {
                 return None;
             }
-            fields[6] = text(py, &d.lead_id);
-            fields[7] = text(py, &d.visitor_id);
+            fields[LEAD_ID] = text(py, &d.lead_id);
+            fields[VISITOR_ID] = text(py, &d.visitor_id);
+            (intern!(py, "web.form_submitted"), LEAD_ID)
         }
         "crm.lifecycle_changed" => {
             let d: LifecycleChangedData = serde_json::from_str(data).ok()?;
@@ -296,18 +302,20 @@ fn flatten<'py>(
             if !valid || !optional(&d.reason) || !optional(&d.owner_id) || *d.lead_id != *subject {
                 return None;
             }
-            fields[6] = text(py, &d.lead_id);
+            fields[LEAD_ID] = text(py, &d.lead_id);
             fields[8] = shared.get(py, &d.stage);
             fields[9] = shared.maybe(py, &d.owner_id);
             fields[10] = shared.maybe(py, &d.reason);
+            (intern!(py, "crm.lifecycle_changed"), LEAD_ID)
         }
         "crm.owner_assigned" => {
             let d: OwnerAssignedData = serde_json::from_str(data).ok()?;
             if !non_empty(&d.lead_id) || !non_empty(&d.owner_id) || *d.lead_id != *subject {
                 return None;
             }
-            fields[6] = text(py, &d.lead_id);
+            fields[LEAD_ID] = text(py, &d.lead_id);
             fields[9] = shared.get(py, &d.owner_id);
+            (intern!(py, "crm.owner_assigned"), LEAD_ID)
         }
         "crm.activity_logged" => {
             let d: ActivityLoggedData = serde_json::from_str(data).ok()?;
@@ -315,13 +323,16 @@ fn flatten<'py>(
             if !valid || !optional(&d.owner_id) || *d.lead_id != *subject {
                 return None;
             }
-            fields[6] = text(py, &d.lead_id);
+            fields[LEAD_ID] = text(py, &d.lead_id);
             fields[9] = shared.maybe(py, &d.owner_id);
             fields[11] = shared.get(py, &d.kind);
             fields[12] = Some(PyBool::new(py, d.automated).to_owned().into_any());
+            (intern!(py, "crm.activity_logged"), LEAD_ID)
         }
         _ => return None,
-    }
+    };
+    fields[2] = Some(name.clone().into_any());
+    fields[4] = fields[subject_field].clone();
     Some(())
 }
 
@@ -392,7 +403,10 @@ fn fields<'py>(py: Python<'py>, shared: &mut SharedTexts, raw: &Bound<'py, PyByt
     };
     let envelope_valid = &*envelope.specversion == "1.0"
         && [&envelope.id, &envelope.source, &envelope.subject].into_iter().all(|t| non_empty(t));
-    let Some(time) = instant(&envelope.time).filter(|_| envelope_valid) else {
+    if !envelope_valid {
+        return Ok(None);
+    }
+    let Some(time) = instant(&envelope.time) else {
         return Ok(None);
     };
     let mut fields: Fields<'py> = Default::default();
@@ -413,9 +427,7 @@ fn fields<'py>(py: Python<'py>, shared: &mut SharedTexts, raw: &Bound<'py, PyByt
     )?;
     fields[0] = shared.get(py, &envelope.source);
     fields[1] = text(py, &envelope.id);
-    fields[2] = Some(intern_type(py, &envelope.kind).into_any());
     fields[3] = Some(when.into_any());
-    fields[4] = if &*envelope.kind == "web.visit" { fields[7].clone() } else { fields[6].clone() };
     fields[5] = Some(raw.clone().into_any());
     Ok(Some(fields))
 }
@@ -451,18 +463,6 @@ fn event_row<'py>(event: &Bound<'py, PyTuple>, origin: &Bound<'py, PyTuple>) -> 
             origin.get_item(2)?,
         ],
     )
-}
-
-/// The type's name, one string object per type.
-fn intern_type<'py>(py: Python<'py>, kind: &str) -> Bound<'py, PyString> {
-    match kind {
-        "web.visit" => intern!(py, "web.visit"),
-        "web.form_submitted" => intern!(py, "web.form_submitted"),
-        "crm.lifecycle_changed" => intern!(py, "crm.lifecycle_changed"),
-        "crm.owner_assigned" => intern!(py, "crm.owner_assigned"),
-        _ => intern!(py, "crm.activity_logged"),
-    }
-    .clone()
 }
 
 #[pymodule]
