@@ -138,9 +138,9 @@ class Replayer:
     def _absence(self, event: Event, origin: Origin) -> bool | None:
         """Count an owner's absence from here on; every lead's final snapshot is judged with it (`finish`)."""
         counted_now = count_absence(self._judge, event)
-        self._batch.add_event(event, origin)
-        duplicate = not counted_now and event.key in self._absences_seen
-        self._absences_seen.add(event.key)
+        key = self._batch.add_event(event, origin)
+        duplicate = not counted_now and key in self._absences_seen
+        self._absences_seen.add(key)
         return duplicate
 
     def _lead(self, event: Event, origin: Origin) -> bool | None:

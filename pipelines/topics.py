@@ -20,16 +20,6 @@ LEADS_TABLE, VISITORS_TABLE, SLA_TABLE = "leads", "visitors", "sla"
 TABLES: tuple[str, ...] = (LEADS_TABLE, VISITORS_TABLE, SLA_TABLE)
 
 INPUT_TOPICS: tuple[str, ...] = (VISITS, FORMS, STAGES, ACTIVITIES, DEALS)
-
-
-class TopicError(Exception):
-    """Topics cannot be created, or exist with the wrong partition count.
-
-    Here, beside the names, rather than with the Kafka clients: a command that never talks to Kafka (`replay`,
-    `report`) names it among its errors without importing them.
-    """
-
-
 LEAD_TOPICS: tuple[str, ...] = (FORMS, STAGES, ACTIVITIES, DEALS)
 
 TOPIC_BY_TYPE: dict[str, str] = {
@@ -41,6 +31,14 @@ TOPIC_BY_TYPE: dict[str, str] = {
     "crm.deal_changed": DEALS,
     "crm.owner_away": OWNERS,
 }
+
+
+class TopicError(Exception):
+    """Topics cannot be created, or exist with the wrong partition count.
+
+    Here, beside the names, rather than with the Kafka clients: a command that never talks to Kafka (`replay`,
+    `report`) names it among its errors without importing them.
+    """
 
 
 @dataclass(frozen=True)
